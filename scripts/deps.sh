@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# deps.sh: install every Debian package machi needs to build, run and test.
+# Idempotent and fast when everything is present (one dpkg-query call).
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config openssl ca-certificates
+	postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 postgresql-15-cron
+	postgresql-contrib
+	libsodium-dev libzxcvbn-dev libh2o-evloop-dev libcurl4-openssl-dev libssl-dev libpq-dev
+	python3 python3-pytest python3-requests python3-psycopg python3-aiosmtpd
+	wrk faketime clang libclang-rt-14-dev
+)
+
+missing=()
+while read -r pkg status; do
+	[ "$status" = "installed" ] || missing+=("$pkg")
+done < <(for p in "${PACKAGES[@]}"; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	echo "$p ${s:-absent}"
+done)
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
