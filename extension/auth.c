@@ -13,11 +13,130 @@
 #include "auth.h"
 #include "context.h"
 #include "machi.h"
+#include "session.h"
+
+/* routes a caller who must change their password may still use */
+#define ROUTE_PASSWORD_CHANGE	"/v1/auth/password/change"
+#define ROUTE_LOGOUT			"/v1/auth/logout"
+
+/*
+ * CookieValue: the value of the named cookie in a Cookie header, or NULL.
+ */
+static char *
+CookieValue(const char *header, const char *name)
+{
+	size_t		n = strlen(name);
+	const char *p = header;
+
+	while (p && *p)
+	{
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (strncmp(p, name, n) == 0 && p[n] == '=')
+		{
+			const char *v = p + n + 1;
+			const char *end = strchr(v, ';');
+
+			return end ? pnstrdup(v, end - v) : pstrdup(v);
+		}
+		p = strchr(p, ';');
+	}
+	return NULL;
+}
+
+/*
+ * SessionThrow: the boundary where session lookup results become the 401
+ * and 403 answers a client can act on.
+ */
+static void
+SessionThrow(MachiSessionStatus rc, const MachiSessionInfo *info)
+{
+	switch (rc)
+	{
+		case MACHI_SESSION_OK:
+			return;
+		case MACHI_SESSION_INVALID:
+			ereport(ERROR,
+					(errcode(ERRCODE_MACHI_UNAUTHORIZED),
+					 errmsg("invalid or revoked session"),
+					 errdetail("Sign in again."),
+					 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "invalid_session")));
+			break;
+		case MACHI_SESSION_EXPIRED:
+			ereport(ERROR,
+					(errcode(ERRCODE_MACHI_UNAUTHORIZED),
+					 errmsg("your session has expired"),
+					 errdetail("Sign in again."),
+					 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "session_expired")));
+			break;
+		case MACHI_SESSION_IDLE:
+			ereport(ERROR,
+					(errcode(ERRCODE_MACHI_UNAUTHORIZED),
+					 errmsg("you were logged out after %d minutes of inactivity", info->idle_minutes),
+					 errdetail("idle_timeout_minutes=%d", info->idle_minutes),
+					 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "session_idle_timeout")));
+			break;
+		case MACHI_SESSION_CSRF:
+			ereport(ERROR,
+					(errcode(ERRCODE_MACHI_FORBIDDEN),
+					 errmsg("missing or wrong CSRF token"),
+					 errdetail("Requests that change something and use the session cookie must send the X-CSRF-Token header given at login."),
+					 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "csrf_failed")));
+			break;
+	}
+}
+
+/*
+ * AuthenticateToken: when the request carries credentials (Authorization:
+ * Bearer, or the session cookie), make its account the caller.  Credentials
+ * that do not name a live session are refused even on public routes, so a
+ * client learns at once that it was signed out.
+ */
+static void
+AuthenticateToken(MachiHttpRequest *hr)
+{
+	char	   *authz = MachiHeaderValue(hr->headers, "authorization");
+	char	   *token = NULL;
+	bool		via_cookie = false;
+	MachiSessionInfo info;
+	MachiSessionStatus rc;
+	bool		state_changing;
+	MachiContext c;
+
+	if (authz)
+	{
+		if (pg_strncasecmp(authz, "Bearer ", 7) == 0)
+			token = authz + 7;
+		else
+			token = "";
+	}
+	else
+	{
+		char	   *cookie = MachiHeaderValue(hr->headers, "cookie");
+
+		if (cookie)
+			token = CookieValue(cookie, MACHI_SESSION_COOKIE);
+		via_cookie = token != NULL;
+	}
+	if (token == NULL)
+		return;
+	state_changing = strcmp(hr->method, "GET") != 0 && strcmp(hr->method, "HEAD") != 0;
+	rc = MachiSessionLookup(token, via_cookie,
+							MachiHeaderValue(hr->headers, "x-csrf-token"),
+							state_changing, &info);
+	SessionThrow(rc, &info);
+	MachiContextSetAccount(info.account_id, hr->client_addr_text, hr->request_id);
+	MachiContextSave(&c);
+	c.session_id = info.session_id;
+	MachiContextRestore(&c);
+}
 
 /*
  * MachiAuthenticate: set the caller context for this request and enforce
- * the route's access rule.  A DBA who called machi.act_as() earlier in the
- * transaction is that account for requests that carry no credentials.
+ * the route's access rule.  A bearer token or session cookie makes its
+ * account the caller (session.c); a DBA who called machi.act_as() earlier in
+ * the transaction is that account for requests that carry no credentials.
+ * An account that must change its password may only change it or log out.
  *
  * route_auth is "public" (anybody), "user" (any signed-in account),
  * "citizen" or "staff".
@@ -27,7 +146,9 @@ MachiAuthenticate(MachiHttpRequest *hr, const char *route_auth)
 {
 	const MachiContext *ctx;
 
-	if (hr->outer && hr->outer->valid && hr->outer->act_as)
+	AuthenticateToken(hr);
+	if (MachiContextGet()->account_id == 0 &&
+		hr->outer && hr->outer->valid && hr->outer->act_as)
 	{
 		MachiContext c;
 
@@ -39,6 +160,13 @@ MachiAuthenticate(MachiHttpRequest *hr, const char *route_auth)
 	memcpy(&hr->authed, ctx, sizeof(MachiContext));
 	hr->have_authed = true;
 
+	if (ctx->must_change_password && ctx->session_id != 0 &&
+		strcmp(hr->route, ROUTE_PASSWORD_CHANGE) != 0 && strcmp(hr->route, ROUTE_LOGOUT) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_MACHI_FORBIDDEN),
+				 errmsg("you must change your password first"),
+				 errdetail("Use POST %s.", ROUTE_PASSWORD_CHANGE),
+				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "password_change_required")));
 	if (strcmp(route_auth, "public") == 0)
 		return;
 	if (ctx->account_id == 0)

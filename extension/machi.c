@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "context.h"
+#include "crypto.h"
 #include "machi.h"
 
 PG_MODULE_MAGIC;
@@ -40,6 +41,80 @@ int			machi_max_query_bytes = 8192;
  * gap must not be refused.  0 disables the snapping.
  */
 int			machi_locate_tolerance_m = 10;
+
+/*
+ * machi.master_key_file: absolute path of the file holding the 32-byte master
+ * key that wraps every data key (see crypto.c).  Outside the data directory,
+ * mode 0600, owned by the server's user.  Superuser-only: the path of a
+ * secret is itself worth hiding, and changing it in a session only breaks
+ * that session's decryption.
+ */
+char	   *machi_master_key_file = NULL;
+
+/*
+ * machi.clock_offset: seconds added to the transaction time by machi.now(),
+ * the clock of every identity rule (session expiry, idle timeout, token
+ * expiry, lockout).  Tests move time with it instead of sleeping; in
+ * production it stays 0.  Superuser-only.
+ */
+int			machi_clock_offset = 0;
+
+/*
+ * machi.password_memory_kib, machi.password_time_cost: argon2id cost of new
+ * password hashes (memory in KiB, passes; parallelism is always 1 in
+ * libsodium).  The defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
+ * Raising them makes every login rehash the password once at the new cost.
+ */
+int			machi_password_memory_kib = 19456;
+int			machi_password_time_cost = 2;
+
+/*
+ * machi.citizen_password_min_length, machi.staff_password_min_length:
+ * shortest password accepted, in characters (code points).  They can only be
+ * raised above the defaults of 8 and 10.
+ */
+int			machi_citizen_password_min_length = 8;
+int			machi_staff_password_min_length = 10;
+
+/*
+ * machi.password_min_score: lowest zxcvbn strength score (0-4) accepted for
+ * a new password.
+ */
+int			machi_password_min_score = 3;
+
+/*
+ * machi.lockout_threshold, machi.lockout_minutes: after this many
+ * consecutive failed logins an account is locked for this long.
+ */
+int			machi_lockout_threshold = 10;
+int			machi_lockout_minutes = 15;
+
+/*
+ * machi.address_failure_limit: failed logins from one client address within
+ * machi.lockout_minutes after which that address is answered 429 until the
+ * window passes; 0 disables.
+ */
+int			machi_address_failure_limit = 50;
+
+/*
+ * machi.staff_session_lifetime, machi.citizen_session_lifetime: absolute
+ * lifetime of a session in minutes (12 hours and 30 days by default), idle
+ * or not.  Staff sessions also end after the tenant's idle timeout.
+ */
+int			machi_staff_session_lifetime = 12 * 60;
+int			machi_citizen_session_lifetime = 30 * 24 * 60;
+
+/*
+ * machi.outbox_max_attempts: how many times the mailer tries a message before
+ * it is marked failed.
+ */
+int			machi_outbox_max_attempts = 5;
+
+/*
+ * machi.public_base_url: the address of the web front end, used in links
+ * sent by e-mail (verification, password reset).
+ */
+char	   *machi_public_base_url = NULL;
 
 void		_PG_init(void);
 
@@ -71,7 +146,106 @@ _PG_init(void)
 							10, 0, 1000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("machi.master_key_file",
+							   "File holding the master key that wraps the data keys of personal data.",
+							   "Absolute path outside the data directory; 32 raw bytes or 64 hex digits; mode 0600.",
+							   &machi_master_key_file,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   machi_master_key_file_check, machi_master_key_file_assign, NULL);
+	DefineCustomIntVariable("machi.clock_offset",
+							"Seconds added to the clock of sessions, tokens and lockouts (tests only).",
+							NULL,
+							&machi_clock_offset,
+							0, -366 * 86400, 366 * 86400,
+							PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.password_memory_kib",
+							"Memory cost of new argon2id password hashes, in KiB.",
+							NULL,
+							&machi_password_memory_kib,
+							19456, 8, 4 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.password_time_cost",
+							"Passes (time cost) of new argon2id password hashes.",
+							NULL,
+							&machi_password_time_cost,
+							2, 1, 64,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.citizen_password_min_length",
+							"Shortest password of a citizen, in characters.",
+							NULL,
+							&machi_citizen_password_min_length,
+							8, 8, 128,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.staff_password_min_length",
+							"Shortest password of a staff member, in characters.",
+							NULL,
+							&machi_staff_password_min_length,
+							10, 10, 128,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.password_min_score",
+							"Lowest zxcvbn strength score (0-4) of a new password.",
+							NULL,
+							&machi_password_min_score,
+							3, 0, 4,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.lockout_threshold",
+							"Consecutive failed logins after which an account is locked.",
+							NULL,
+							&machi_lockout_threshold,
+							10, 3, 100,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.lockout_minutes",
+							"How long an account stays locked after too many failed logins.",
+							NULL,
+							&machi_lockout_minutes,
+							15, 1, 24 * 60,
+							PGC_SUSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.address_failure_limit",
+							"Failed logins from one client address within machi.lockout_minutes before it is throttled; 0 disables.",
+							NULL,
+							&machi_address_failure_limit,
+							50, 0, 100000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.staff_session_lifetime",
+							"Absolute lifetime of a staff session.",
+							NULL,
+							&machi_staff_session_lifetime,
+							12 * 60, 5, 7 * 24 * 60,
+							PGC_SUSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.citizen_session_lifetime",
+							"Absolute lifetime of a citizen session.",
+							NULL,
+							&machi_citizen_session_lifetime,
+							30 * 24 * 60, 5, 366 * 24 * 60,
+							PGC_SUSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.outbox_max_attempts",
+							"Delivery attempts of an outgoing e-mail before it is marked failed.",
+							NULL,
+							&machi_outbox_max_attempts,
+							5, 1, 100,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("machi.public_base_url",
+							   "Base address of the web front end, for links sent by e-mail.",
+							   NULL,
+							   &machi_public_base_url,
+							   "https://localhost",
+							   PGC_SUSET, 0,
+							   machi_public_base_url_check, NULL, NULL);
 	MarkGUCPrefixReserved("machi");
 
 	MachiContextInit();
+	MachiCryptoInit();
 }

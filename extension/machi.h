@@ -14,6 +14,7 @@
 #define MACHI_H
 
 #include "postgres.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #ifndef MACHI_VERSION
@@ -43,5 +44,26 @@
 extern int	machi_max_body_bytes;
 extern int	machi_max_query_bytes;
 extern int	machi_locate_tolerance_m;
+
+/* identity: keys, passwords, sessions, lockout, mail (machi.c) */
+extern char *machi_master_key_file;
+extern int	machi_clock_offset;
+extern int	machi_password_memory_kib;
+extern int	machi_password_time_cost;
+extern int	machi_citizen_password_min_length;
+extern int	machi_staff_password_min_length;
+extern int	machi_password_min_score;
+extern int	machi_lockout_threshold;
+extern int	machi_lockout_minutes;
+extern int	machi_address_failure_limit;
+extern int	machi_staff_session_lifetime;
+extern int	machi_citizen_session_lifetime;
+extern int	machi_outbox_max_attempts;
+extern char *machi_public_base_url;
+
+/* GUC hooks of the identity subsystems */
+extern bool machi_master_key_file_check(char **newval, void **extra, GucSource source);
+extern void machi_master_key_file_assign(const char *newval, void *extra);
+extern bool machi_public_base_url_check(char **newval, void **extra, GucSource source);
 
 #endif							/* MACHI_H */

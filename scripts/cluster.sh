@@ -54,3 +54,18 @@ cluster_stop() {
 		as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 	fi
 }
+
+# master_key_create FILE: a new master key for machi.master_key_file: 32
+# random bytes, mode 0600, owned by postgres, in a directory only postgres
+# can enter.  Never overwrites an existing key.
+master_key_create() {
+	local file=$1 dir
+	dir=$(dirname "$file")
+	[ -e "$file" ] && return 0
+	mkdir -p "$dir"
+	chown postgres: "$dir"
+	chmod 0700 "$dir"
+	(umask 077 && head -c 32 /dev/urandom >"$file")
+	chown postgres: "$file"
+	chmod 0600 "$file"
+}

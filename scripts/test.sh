@@ -25,7 +25,12 @@ cleanup() {
 trap cleanup EXIT
 
 chmod 0755 "$TMP"
-cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" || exit 1
+# master keys outside the data directory: the one in use, and a second one
+# for the rotation test
+master_key_create "$TMP/keys/master.key"
+master_key_create "$TMP/keys/master2.key"
+cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" \
+	"machi.master_key_file = '$TMP/keys/master.key'" || exit 1
 cluster_start "$TMP/pg" || exit 1
 
 # files the server reads in tests (it runs as postgres)
@@ -33,6 +38,7 @@ mkdir -p "$TMP/files"
 cp -r "$ROOT/data/boundaries" "$TMP/files/"
 chown -R postgres: "$TMP/files"
 export MACHI_DATA="$TMP/files"
+export MACHI_KEYS="$TMP/keys"
 export PGHOST="$TMP/pg" PGPORT="$PORT" PGUSER=postgres
 
 # count NAME OUTPUT_FILE: add pg_regress-style "... ok" / "... FAILED" lines.

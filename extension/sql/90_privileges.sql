@@ -62,3 +62,8 @@ BEGIN
 END
 $admin$;
 GRANT SELECT ON machi.routes TO machi_admin;
+
+-- the mailer: claim and acknowledge outbox messages, nothing else
+GRANT USAGE ON SCHEMA machi TO machi_mailer;
+GRANT EXECUTE ON FUNCTION machi.outbox_claim(text, int) TO machi_mailer;
+GRANT EXECUTE ON FUNCTION machi.outbox_ack(bigint, boolean, text) TO machi_mailer;
