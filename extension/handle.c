@@ -624,7 +624,9 @@ ErrorResponse(ErrorData *edata, MachiHttpRequest *hr, MachiHttpResponse *out)
 	}
 	else
 	{
-		const char *code = edata->constraint_name && status != 409 && status != 422 ?
+		/* constraint names of SQL's own 409/422 errors are not codes; ours are */
+		bool		own = unpack_sql_state(edata->sqlerrcode)[0] == 'M';
+		const char *code = edata->constraint_name && (own || (status != 409 && status != 422)) ?
 		edata->constraint_name : DefaultCodeFor(status);
 		const char *msg = edata->message ? edata->message : "";
 

@@ -365,8 +365,10 @@ machi_password_hash(PG_FUNCTION_ARGS)
 {
 	text	   *pw = PG_GETARG_TEXT_PP(0);
 	char	   *hash = NULL;
+	MachiPasswordStatus rc;
 
-	PasswordThrow(MachiPasswordHash(VARDATA_ANY(pw), VARSIZE_ANY_EXHDR(pw), &hash), 0, 0);
+	rc = MachiPasswordHash(VARDATA_ANY(pw), VARSIZE_ANY_EXHDR(pw), &hash);
+	PasswordThrow(rc, 0, 0);
 	PG_RETURN_TEXT_P(cstring_to_text(hash));
 }
 
@@ -419,9 +421,10 @@ machi_password_check(PG_FUNCTION_ARGS)
 	bool		staff = PG_GETARG_BOOL(2);
 	int			limit = 0;
 	int			score = 0;
+	MachiPasswordStatus rc;
 
-	PasswordThrow(MachiPasswordCheck(VARDATA_ANY(pw), VARSIZE_ANY_EXHDR(pw), login, staff,
-									 &limit, &score), limit, score);
+	rc = MachiPasswordCheck(VARDATA_ANY(pw), VARSIZE_ANY_EXHDR(pw), login, staff, &limit, &score);
+	PasswordThrow(rc, limit, score);
 	PG_RETURN_VOID();
 }
 

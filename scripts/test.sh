@@ -29,6 +29,8 @@ chmod 0755 "$TMP"
 # for the rotation test
 master_key_create "$TMP/keys/master.key"
 master_key_create "$TMP/keys/master2.key"
+# and a readable-by-all copy, which the extension must refuse
+install -o postgres -g postgres -m 0644 "$TMP/keys/master2.key" "$TMP/keys/loose.key"
 cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" \
 	"machi.master_key_file = '$TMP/keys/master.key'" || exit 1
 cluster_start "$TMP/pg" || exit 1

@@ -324,6 +324,7 @@ CREATE FUNCTION machi.check_email(email text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	IF email IS NULL OR length(email) > 254 OR email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
 		PERFORM machi.fail(400, 'email must be an e-mail address', 'email', 'invalid');
@@ -337,6 +338,7 @@ CREATE FUNCTION machi.pii_write(aid bigint, scope int, p jsonb, only_given boole
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	f text;
 	phone_digits text;
@@ -408,6 +410,7 @@ CREATE FUNCTION machi.outbox_put(aid bigint, scope int, kind text, recipient tex
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	id bigint := nextval(pg_get_serial_sequence('machi.outbox', 'outbox_id'));
 BEGIN
@@ -429,6 +432,7 @@ CREATE FUNCTION machi.outbox_notify() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	PERFORM pg_notify('machi_outbox', '');
 	RETURN NULL;
@@ -485,6 +489,7 @@ CREATE FUNCTION machi.outbox_ack__impl(id bigint, sent boolean, error text) RETU
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	o machi.outbox;
 BEGIN

@@ -15,6 +15,7 @@ CREATE FUNCTION machi.session_create(aid bigint, client_addr inet, cookie boolea
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	a machi.account;
 	t timestamptz := machi.now();
@@ -100,6 +101,7 @@ CREATE FUNCTION machi.rt_login__impl(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	login text := machi.arg_text(r.data, 'email', true, 320);
 	pw text;
@@ -198,6 +200,7 @@ CREATE FUNCTION machi.rt_logout(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	UPDATE machi.session s SET revoked_at = machi.now(), revoke_reason = 'logout'
 	WHERE s.session_id = machi.current_session() AND s.revoked_at IS NULL;
@@ -218,6 +221,7 @@ CREATE FUNCTION machi.one_time_token_new(aid bigint, purpose text, valid_for int
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	token text := machi.token_new();
 BEGIN
@@ -233,6 +237,7 @@ CREATE FUNCTION machi.one_time_token_use(token text, purpose text) RETURNS bigin
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	aid bigint;
 BEGIN
@@ -255,6 +260,7 @@ CREATE FUNCTION machi.send_verification(aid bigint, email text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	token text := machi.one_time_token_new(aid, 'verify_email', interval '24 hours');
 BEGIN
@@ -276,6 +282,7 @@ CREATE FUNCTION machi.rt_register__impl(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	email text := machi.check_email(machi.arg_text(r.data, 'email', true, 254));
 	pw text := machi.arg_text(r.data, 'password', true, 4096);
@@ -324,6 +331,7 @@ CREATE FUNCTION machi.rt_verify_email__impl(r machi.request) RETURNS machi.respo
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	aid bigint := machi.one_time_token_use(machi.arg_text(r.data, 'token', true, 100), 'verify_email');
 BEGIN
@@ -345,6 +353,7 @@ CREATE FUNCTION machi.set_password(aid bigint, pw text, keep_session bigint, rea
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	a machi.account;
 BEGIN
@@ -368,6 +377,7 @@ CREATE FUNCTION machi.rt_password_forgot__impl(r machi.request) RETURNS machi.re
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	email text := machi.arg_text(r.data, 'email', true, 320);
 	a machi.account;
@@ -399,6 +409,7 @@ CREATE FUNCTION machi.rt_password_reset__impl(r machi.request) RETURNS machi.res
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	token text := machi.arg_text(r.data, 'token', true, 100);
 	pw text := machi.arg_text(r.data, 'password', true, 4096);
@@ -427,6 +438,7 @@ CREATE FUNCTION machi.rt_password_change(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	cur text := machi.arg_text(r.data, 'current_password', true, 4096);
 	pw text := machi.arg_text(r.data, 'new_password', true, 4096);
@@ -474,6 +486,7 @@ CREATE FUNCTION machi.rt_me_update(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	a machi.account;
 	k text;
@@ -506,6 +519,7 @@ CREATE FUNCTION machi.rt_me_delete(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	aid bigint := machi.current_account();
 BEGIN
@@ -539,6 +553,7 @@ CREATE FUNCTION machi.rt_me_session_delete(r machi.request) RETURNS machi.respon
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	sid bigint := machi.arg_id(r.params, 'id');
 BEGIN

@@ -8,6 +8,7 @@ CREATE FUNCTION machi.require_permission(resource text, action text) RETURNS voi
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	IF NOT coalesce(machi.has_permission(resource, action), false) THEN
 		PERFORM machi.fail(403, 'your role does not allow this', NULL, 'forbidden');
@@ -29,6 +30,7 @@ CREATE FUNCTION machi.check_staff_role(role_name text) RETURNS text
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	r machi.role;
 BEGIN
@@ -53,6 +55,7 @@ CREATE FUNCTION machi.staff_create(tid int, email text, name text, role_name tex
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	role text := machi.check_staff_role(coalesce(role_name, 'staff'));
 BEGIN
@@ -104,6 +107,7 @@ CREATE FUNCTION machi.staff_target(r machi.request) RETURNS machi.account
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	a machi.account;
 BEGIN
@@ -126,6 +130,7 @@ CREATE FUNCTION machi.staff_change(a machi.account, changes jsonb) RETURNS jsonb
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	new_role text := a.role_name;
 	new_state text := a.state;
@@ -168,6 +173,7 @@ CREATE FUNCTION machi.rt_admin_staff(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	PERFORM machi.require_permission('account', 'read');
 	RETURN machi.ok(jsonb_build_object('staff', coalesce((
@@ -182,6 +188,7 @@ CREATE FUNCTION machi.rt_admin_staff_create(r machi.request) RETURNS machi.respo
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	c record;
 	depts bigint[];
@@ -207,6 +214,7 @@ CREATE FUNCTION machi.rt_admin_staff_update(r machi.request) RETURNS machi.respo
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	PERFORM machi.require_permission('account', 'update');
 	IF r.data IS NULL OR jsonb_typeof(r.data) <> 'object' THEN
@@ -222,6 +230,7 @@ CREATE FUNCTION machi.rt_admin_staff_disable(r machi.request) RETURNS machi.resp
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	PERFORM machi.require_permission('account', 'update');
 	RETURN machi.ok(jsonb_build_object('staff', machi.staff_change(machi.staff_target(r),
@@ -234,6 +243,7 @@ CREATE FUNCTION machi.rt_admin_tenant(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	minutes int;
 	t machi.tenant;
@@ -286,6 +296,7 @@ CREATE FUNCTION machi.import_account__impl(kind text, email text, password_hash 
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	aid bigint;
 	role text;
@@ -331,6 +342,7 @@ CREATE FUNCTION machi.lock_account__impl(account_id bigint, reason text) RETURNS
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	IF reason IS NULL OR length(reason) < 8 THEN
 		RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a reason of at least 8 characters is required';
@@ -357,6 +369,7 @@ CREATE FUNCTION machi.unlock_account__impl(account_id bigint) RETURNS void
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 BEGIN
 	UPDATE machi.account x SET locked_until = NULL, lock_reason = NULL, failed_logins = 0, updated_at = now()
 	WHERE x.account_id = unlock_account__impl.account_id;
@@ -379,6 +392,7 @@ CREATE FUNCTION machi.reveal_account__impl(account_id bigint, reason text) RETUR
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
 	result jsonb;
 BEGIN
