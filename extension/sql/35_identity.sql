@@ -166,9 +166,30 @@ CREATE POLICY account_pii_delete ON machi.account_pii FOR DELETE
 
 ALTER TABLE machi.session ENABLE ROW LEVEL SECURITY;
 ALTER TABLE machi.session FORCE ROW LEVEL SECURITY;
-CREATE POLICY session_own ON machi.session FOR ALL
-	USING ((SELECT machi.is_operator()) OR account_id = (SELECT machi.current_account()))
+-- own sessions; a tenant's account administrators may also end (not open)
+-- the sessions of their tenant's staff, when they disable them or change
+-- their role
+CREATE POLICY session_select ON machi.session FOR SELECT
+	USING ((SELECT machi.is_operator()) OR account_id = (SELECT machi.current_account())
+		OR EXISTS (SELECT 1 FROM machi.account a
+				   WHERE a.account_id = session.account_id
+					 AND a.tenant_id = (SELECT machi.current_tenant())
+					 AND (SELECT machi.has_permission('account', 'update'))));
+CREATE POLICY session_insert ON machi.session FOR INSERT
 	WITH CHECK ((SELECT machi.is_operator()) OR account_id = (SELECT machi.current_account()));
+CREATE POLICY session_update ON machi.session FOR UPDATE
+	USING ((SELECT machi.is_operator()) OR account_id = (SELECT machi.current_account())
+		OR EXISTS (SELECT 1 FROM machi.account a
+				   WHERE a.account_id = session.account_id
+					 AND a.tenant_id = (SELECT machi.current_tenant())
+					 AND (SELECT machi.has_permission('account', 'update'))))
+	WITH CHECK ((SELECT machi.is_operator()) OR account_id = (SELECT machi.current_account())
+		OR EXISTS (SELECT 1 FROM machi.account a
+				   WHERE a.account_id = session.account_id
+					 AND a.tenant_id = (SELECT machi.current_tenant())
+					 AND (SELECT machi.has_permission('account', 'update'))));
+CREATE POLICY session_delete ON machi.session FOR DELETE
+	USING ((SELECT machi.is_operator()));
 
 ALTER TABLE machi.one_time_token ENABLE ROW LEVEL SECURITY;
 ALTER TABLE machi.one_time_token FORCE ROW LEVEL SECURITY;
