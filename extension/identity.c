@@ -201,6 +201,11 @@ machi_pii_open(PG_FUNCTION_ARGS)
 	table = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	row_id = PG_GETARG_INT64(3);
 	column = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	/* a personal data row is its account's: the owner checked must be it */
+	if (strcmp(table, "account_pii") == 0 && row_id != owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_MACHI_FORBIDDEN),
+				 errmsg("not permitted to read this personal data")));
 	PG_RETURN_TEXT_P(cstring_to_text(MachiOpen(table, row_id, column,
 											   PG_GETARG_BYTEA_PP(5))));
 }

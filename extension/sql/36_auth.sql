@@ -347,6 +347,16 @@ CREATE FUNCTION machi.rt_verify_email(r machi.request) RETURNS machi.response
 COMMENT ON FUNCTION machi.rt_verify_email__impl(machi.request) IS 'Implementation of machi.rt_verify_email (owner only).';
 COMMENT ON FUNCTION machi.rt_verify_email(machi.request) IS 'POST /v1/auth/verify-email {token}: confirm the e-mail address with the single-use link.';
 
+CREATE FUNCTION machi.account_verified(aid bigint) RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT coalesce((SELECT a.email_verified_at IS NOT NULL FROM machi.account a
+					 WHERE a.account_id = aid AND a.state = 'active'), false);
+END;
+COMMENT ON FUNCTION machi.account_verified(bigint) IS
+'Whether an active account has confirmed its e-mail address (citizens must before they post reports). Subject to the caller''s row-level security on machi.account.';
+
 -- ---- password reset and change ----
 
 CREATE FUNCTION machi.set_password(aid bigint, pw text, keep_session bigint, reason text) RETURNS int
