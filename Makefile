@@ -16,7 +16,7 @@ SHLIB_LINK = -lsodium -lzxcvbn
 # pg_regress: one file per feature, run in this order
 REGRESS = install privileges crypto passwords login sessions staff_admin registration pii_scan
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress
-ISOLATION = 
+ISOLATION = identity_concurrency
 ISOLATION_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/isolation
 
 PG_CONFIG ?= pg_config

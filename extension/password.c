@@ -155,23 +155,31 @@ MachiPasswordVerify(const char *hash, const char *pw, size_t len, bool *needs_re
 
 /*
  * MachiPasswordDummyVerify: spend the time of a real verification for a
- * login id that does not exist, against a hash of a random password made at
- * the current cost (remade when the cost changes).
+ * login id that does not exist.  The cost of verifying depends only on the
+ * parameters in the hash string, so the dummy is a well-formed argon2id
+ * string at the current cost with a random salt and a random digest (no
+ * password has it); it is rebuilt when the cost changes, which costs nothing,
+ * so even the first unknown id of a backend takes no longer than a real one.
  */
 void
 MachiPasswordDummyVerify(const char *pw, size_t len)
 {
 	if (dummy_mem != machi_password_memory_kib || dummy_ops != machi_password_time_cost)
 	{
-		unsigned char r[32];
+		unsigned char salt[crypto_pwhash_SALTBYTES];
+		unsigned char digest[32];
+		char		salt64[sodium_base64_ENCODED_LEN(crypto_pwhash_SALTBYTES,
+													 sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+		char		digest64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
 
-		randombytes_buf(r, sizeof(r));
-		if (crypto_pwhash_str_alg(dummy_hash, (const char *) r, sizeof(r),
-								  machi_password_time_cost, MemLimit(),
-								  crypto_pwhash_ALG_ARGON2ID13) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory hashing a password")));
+		randombytes_buf(salt, sizeof(salt));
+		randombytes_buf(digest, sizeof(digest));
+		sodium_bin2base64(salt64, sizeof(salt64), salt, sizeof(salt),
+						  sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+		sodium_bin2base64(digest64, sizeof(digest64), digest, sizeof(digest),
+						  sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+		snprintf(dummy_hash, sizeof(dummy_hash), "$argon2id$v=19$m=%d,t=%d,p=1$%s$%s",
+				 machi_password_memory_kib, machi_password_time_cost, salt64, digest64);
 		dummy_mem = machi_password_memory_kib;
 		dummy_ops = machi_password_time_cost;
 	}
