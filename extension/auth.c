@@ -189,7 +189,8 @@ MachiAuthenticate(MachiHttpRequest *hr, const char *route_auth)
  * MachiAuthRestoreAfterError: the route failed and its subtransaction was
  * rolled back, which wiped the context (fail closed).  Put back the identity
  * that authentication had verified, so that the error response and the audit
- * trail still know who the caller was.
+ * trail still know who the caller was, and refresh the session's last-seen
+ * time that the rollback undid.
  */
 void
 MachiAuthRestoreAfterError(MachiHttpRequest *hr)
@@ -200,6 +201,9 @@ MachiAuthRestoreAfterError(MachiHttpRequest *hr)
 
 		memcpy(&c, &hr->authed, sizeof(c));
 		c.nest_level = GetCurrentTransactionNestLevel();
+		/* a failed request is activity too: keep the session's last-seen */
+		if (c.session_id != 0)
+			MachiSessionTouch(c.session_id);
 		MachiContextRestore(&c);
 	}
 	else

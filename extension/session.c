@@ -190,6 +190,33 @@ MachiSessionLookup(const char *token, bool via_cookie, const char *csrf,
 	return rc;
 }
 
+/*
+ * MachiSessionTouch: move a session's last-seen time to now.  For requests
+ * whose route failed: the subtransaction that ran it (and the refresh done
+ * by MachiSessionLookup) was rolled back, but the caller was active all the
+ * same.  Runs in the system context and puts the caller's back.
+ */
+void
+MachiSessionTouch(int64 session_id)
+{
+	MachiContext saved;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		vals[2] = {Int64GetDatum(session_id), TimestampTzGetDatum(MachiNow())};
+	int			ret;
+
+	MachiContextSave(&saved);
+	MachiContextSetSystem("session refresh");
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %d", ret);
+	ret = SPI_execute_with_args("UPDATE machi.session SET last_seen_at = $2 "
+								"WHERE session_id = $1 AND revoked_at IS NULL",
+								2, types, vals, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "session refresh failed: %d", ret);
+	SPI_finish();
+	MachiContextRestore(&saved);
+}
+
 /* ---- SQL-callable functions ---- */
 
 PG_FUNCTION_INFO_V1(machi_now);

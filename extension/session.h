@@ -38,5 +38,6 @@ extern void MachiTokenHash(const char *token, size_t len, uint8 out[32]);
 extern MachiSessionStatus MachiSessionLookup(const char *token, bool via_cookie,
 											 const char *csrf, bool state_changing,
 											 MachiSessionInfo *info);
+extern void MachiSessionTouch(int64 session_id);
 
 #endif							/* MACHI_SESSION_H */

@@ -56,11 +56,13 @@ SELECT * FROM pg_temp.api('POST', '/v1/auth/logout', NULL, :'tok2');
 SELECT status FROM pg_temp.api('GET', '/v1/me', NULL, :'tok');
 SET machi.clock_offset = '29min';
 SELECT status FROM pg_temp.api('GET', '/v1/me', NULL, :'tok');
--- each request moved last-seen: 29 more minutes are fine
+-- each request moved last-seen, even one that failed: 29 more minutes are fine
 SET machi.clock_offset = '58min';
+SELECT status FROM pg_temp.api('DELETE', '/v1/me/sessions/999999999', NULL, :'tok');
+SET machi.clock_offset = '87min';
 SELECT status FROM pg_temp.api('GET', '/v1/me', NULL, :'tok');
 -- 31 idle minutes end the session, with a message the console can show
-SET machi.clock_offset = '89min';
+SET machi.clock_offset = '118min';
 SELECT * FROM pg_temp.api('GET', '/v1/me', NULL, :'tok');
 SELECT * FROM pg_temp.api('GET', '/v1/me', NULL, :'tok');
 RESET machi.clock_offset;
