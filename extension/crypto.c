@@ -400,7 +400,6 @@ LoadKey(int32 key_id, int32 scope, char purpose, bool create)
 	bool		isnull;
 	DataKey    *result = NULL;
 	unsigned char key[MACHI_KEY_BYTES];
-	char		purpose_str[2] = {purpose, '\0'};
 	MachiCryptoStatus rc = MACHI_CRYPTO_OK;
 	char	   *what = NULL;
 
@@ -477,7 +476,6 @@ LoadKey(int32 key_id, int32 scope, char purpose, bool create)
 	}
 	SPI_finish();
 	MachiContextRestore(&saved);
-	(void) purpose_str;
 	MachiCryptoThrow(rc, what);
 	return result;
 }
