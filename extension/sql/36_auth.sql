@@ -9,21 +9,20 @@
 
 -- ---- sessions ----
 
-CREATE FUNCTION machi.session_create(aid bigint, client_addr inet, cookie boolean,
+CREATE FUNCTION machi.session_create(aid bigint, kind text, client_addr inet, cookie boolean,
 									 OUT session_id bigint, OUT token text, OUT csrf text,
 									 OUT expires_at timestamptz)
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
-	a machi.account;
 	t timestamptz := machi.now();
 BEGIN
-	SELECT * INTO STRICT a FROM machi.account x WHERE x.account_id = aid;
 	token := machi.token_new();
 	csrf := CASE WHEN cookie THEN machi.token_new() END;
-	expires_at := t + CASE WHEN a.kind = 'citizen'
+	expires_at := t + CASE WHEN kind = 'citizen'
 						   THEN current_setting('machi.citizen_session_lifetime')::interval
 						   ELSE current_setting('machi.staff_session_lifetime')::interval END;
 	INSERT INTO machi.session AS x (account_id, token_hash, csrf_hash, created_at, last_seen_at,
@@ -33,7 +32,7 @@ BEGIN
 	RETURNING x.session_id INTO session_create.session_id;
 END
 $$;
-COMMENT ON FUNCTION machi.session_create(bigint, inet, boolean) IS
+COMMENT ON FUNCTION machi.session_create(bigint, text, inet, boolean) IS
 'Open a session for an account: a new token (and CSRF token for cookie sessions), of which only the SHA-256 is stored; absolute expiry from machi.citizen_session_lifetime or machi.staff_session_lifetime.';
 
 CREATE FUNCTION machi.sessions_revoke(aid bigint, keep bigint, reason text) RETURNS int
@@ -60,17 +59,26 @@ COMMENT ON FUNCTION machi.session_cookie(text, int) IS
 -- ---- throttling ----
 
 CREATE FUNCTION machi.address_wait(addr inet) RETURNS int
-	LANGUAGE sql VOLATILE
+	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT coalesce(max(ceil(extract(epoch FROM
-				t.window_start + current_setting('machi.lockout_minutes')::interval - machi.now()))::int), 0)
-	FROM machi.address_throttle t
-	WHERE t.client_addr = addr
-	  AND current_setting('machi.address_failure_limit')::int > 0
-	  AND t.failures >= current_setting('machi.address_failure_limit')::int
-	  AND t.window_start + current_setting('machi.lockout_minutes')::interval > machi.now();
-END;
+	SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+	lim int := current_setting('machi.address_failure_limit')::int;
+	win interval := current_setting('machi.lockout_minutes')::interval;
+	t timestamptz := machi.now();
+	w int;
+BEGIN
+	IF addr IS NULL OR lim = 0 THEN
+		RETURN 0;
+	END IF;
+	SELECT ceil(extract(epoch FROM x.window_start + win - t))::int INTO w
+	FROM machi.address_throttle x
+	WHERE x.client_addr = addr AND x.failures >= lim AND x.window_start + win > t;
+	RETURN coalesce(w, 0);
+END
+$$;
 COMMENT ON FUNCTION machi.address_wait(inet) IS
 'Seconds a client address must wait before its next login attempt (too many failures in the window); 0 when it may try.';
 
@@ -100,6 +108,7 @@ COMMENT ON FUNCTION machi.login_failure() IS
 CREATE FUNCTION machi.rt_login__impl(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -112,6 +121,8 @@ DECLARE
 	wait int;
 	t timestamptz := machi.now();
 	cause text;
+	failures int;
+	fresh machi.account;
 	body jsonb;
 BEGIN
 	IF jsonb_typeof(r.data->'password') IS DISTINCT FROM 'string' OR r.data->>'password' = '' THEN
@@ -127,9 +138,11 @@ BEGIN
 			HINT = format('Retry after %s seconds.', wait), CONSTRAINT = 'too_many_attempts';
 	END IF;
 
+	-- no row lock while the hash is verified: concurrent logins of one
+	-- account must not queue behind each other's argon2id; the counters
+	-- are then changed by single UPDATEs that see the latest row
 	SELECT x.* INTO a FROM machi.account_pii p JOIN machi.account x ON x.account_id = p.account_id
-	WHERE p.email_bidx = machi.blind_index('email', login)
-	FOR UPDATE OF x;
+	WHERE p.email_bidx = machi.blind_index('email', login);
 	IF NOT FOUND OR a.password_hash IS NULL THEN
 		PERFORM machi.password_dummy_verify(pw);
 		PERFORM machi.address_failed(r.client_addr);
@@ -139,13 +152,35 @@ BEGIN
 	END IF;
 
 	SELECT * INTO v FROM machi.password_verify(a.password_hash, pw);
-	cause := CASE WHEN a.state <> 'active' THEN a.state
-				  WHEN a.locked_until > t THEN 'locked'
-				  WHEN NOT v.ok THEN 'wrong_password' END;
+	IF v.ok THEN
+		-- succeeds only if the account is still active and unlocked now
+		UPDATE machi.account x SET
+			failed_logins = 0,
+			locked_until = NULL, lock_reason = NULL,
+			last_login_at = t,
+			password_hash = CASE WHEN v.rehash THEN machi.password_hash(pw) ELSE x.password_hash END
+		WHERE x.account_id = a.account_id AND x.state = 'active'
+		  AND (x.locked_until IS NULL OR x.locked_until <= t)
+		RETURNING x.* INTO fresh;
+		IF FOUND THEN
+			a := fresh;
+			cause := NULL;
+		ELSE
+			SELECT CASE WHEN x.state <> 'active' THEN x.state ELSE 'locked' END INTO cause
+			FROM machi.account x WHERE x.account_id = a.account_id;
+		END IF;
+	ELSE
+		cause := CASE WHEN a.state <> 'active' THEN a.state
+					  WHEN a.locked_until > t THEN 'locked'
+					  ELSE 'wrong_password' END;
+	END IF;
 	IF cause IS NOT NULL THEN
 		PERFORM machi.address_failed(r.client_addr);
 		IF cause = 'wrong_password' THEN
-			IF a.failed_logins + 1 >= current_setting('machi.lockout_threshold')::int THEN
+			UPDATE machi.account x SET failed_logins = x.failed_logins + 1
+			WHERE x.account_id = a.account_id
+			RETURNING x.failed_logins INTO failures;
+			IF failures >= current_setting('machi.lockout_threshold')::int THEN
 				UPDATE machi.account x SET failed_logins = 0,
 					locked_until = t + current_setting('machi.lockout_minutes')::interval,
 					lock_reason = 'too many failed logins', updated_at = now()
@@ -155,9 +190,6 @@ BEGIN
 					'account_id', a.account_id, 'reason', 'too many failed logins',
 					'minutes', current_setting('machi.lockout_minutes')::interval,
 					'client_addr', r.client_addr));
-			ELSE
-				UPDATE machi.account x SET failed_logins = x.failed_logins + 1
-				WHERE x.account_id = a.account_id;
 			END IF;
 		END IF;
 		PERFORM machi.identity_event('login_failed', jsonb_build_object(
@@ -165,13 +197,7 @@ BEGIN
 		RETURN machi.login_failure();
 	END IF;
 
-	UPDATE machi.account x SET
-		failed_logins = 0,
-		locked_until = NULL, lock_reason = NULL,
-		last_login_at = t,
-		password_hash = CASE WHEN v.rehash THEN machi.password_hash(pw) ELSE x.password_hash END
-	WHERE x.account_id = a.account_id;
-	SELECT * INTO s FROM machi.session_create(a.account_id, r.client_addr, cookie);
+	SELECT * INTO s FROM machi.session_create(a.account_id, a.kind, r.client_addr, cookie);
 	body := jsonb_build_object(
 		'token_type', CASE WHEN cookie THEN 'cookie' ELSE 'Bearer' END,
 		'expires_at', s.expires_at,
