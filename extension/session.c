@@ -37,6 +37,35 @@
 #include "session.h"
 
 /*
+ * Plans of the per-request statements, prepared once per backend and kept
+ * (SPI_keepplan): authentication runs on every API call, and planning these
+ * statements with their row-level security policies each time would cost
+ * more than running them.  Plan invalidation is handled by the plan cache.
+ */
+static SPIPlanPtr lookup_plan = NULL;
+static SPIPlanPtr refresh_plan = NULL;
+
+/*
+ * KeptPlan: prepare a statement once and keep its plan for the backend's
+ * life.  Caller must be connected to SPI.
+ */
+static SPIPlanPtr
+KeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan;
+
+	if (*slot)
+		return *slot;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	*slot = plan;
+	return plan;
+}
+
+/*
  * MachiNow: the clock of sessions, tokens and lockouts: the transaction's
  * start time plus machi.clock_offset seconds.
  */
@@ -129,15 +158,16 @@ MachiSessionLookup(const char *token, bool via_cookie, const char *csrf,
 	MachiContextSetSystem("session lookup");
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %d", ret);
-	ret = SPI_execute_with_args(
-								"SELECT s.session_id, s.account_id, s.expires_at <= $2, "
-								"  a.kind = 'staff' AND s.last_seen_at + t.staff_idle_timeout <= $2, "
-								"  (extract(epoch FROM t.staff_idle_timeout) / 60)::int, s.csrf_hash "
-								"FROM machi.session s "
-								"JOIN machi.account a ON a.account_id = s.account_id "
-								"LEFT JOIN machi.tenant t ON t.tenant_id = a.tenant_id "
-								"WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND a.state = 'active'",
-								2, types, vals, NULL, false, 1);
+	ret = SPI_execute_plan(KeptPlan(&lookup_plan,
+									"SELECT s.session_id, s.account_id, s.expires_at <= $2, "
+									"  a.kind = 'staff' AND s.last_seen_at + t.staff_idle_timeout <= $2, "
+									"  (extract(epoch FROM t.staff_idle_timeout) / 60)::int, s.csrf_hash "
+									"FROM machi.session s "
+									"JOIN machi.account a ON a.account_id = s.account_id "
+									"LEFT JOIN machi.tenant t ON t.tenant_id = a.tenant_id "
+									"WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND a.state = 'active'",
+									2, types),
+						   vals, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "session lookup failed: %d", ret);
 	if (SPI_processed != 1)
@@ -178,9 +208,11 @@ MachiSessionLookup(const char *token, bool via_cookie, const char *csrf,
 			Oid			utypes[2] = {INT8OID, TIMESTAMPTZOID};
 			Datum		uvals[2] = {Int64GetDatum(info->session_id), vals[1]};
 
-			ret = SPI_execute_with_args("UPDATE machi.session SET last_seen_at = $2 "
-										"WHERE session_id = $1",
-										2, utypes, uvals, NULL, false, 0);
+			ret = SPI_execute_plan(KeptPlan(&refresh_plan,
+											"UPDATE machi.session SET last_seen_at = $2 "
+											"WHERE session_id = $1",
+											2, utypes),
+								   uvals, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "session refresh failed: %d", ret);
 		}
