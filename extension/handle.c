@@ -639,7 +639,9 @@ ErrorResponse(ErrorData *edata, MachiHttpRequest *hr, MachiHttpResponse *out)
 	}
 	else
 	{
-		const char *code = edata->constraint_name && status != 409 && status != 422 ?
+		/* our own codes travel in the constraint field; real constraint names stay private */
+		const char *code = edata->constraint_name &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ?
 		edata->constraint_name : DefaultCodeFor(status);
 		const char *msg = edata->message ? edata->message : "";
 

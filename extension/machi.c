@@ -41,6 +41,13 @@ int			machi_max_query_bytes = 8192;
  */
 int			machi_locate_tolerance_m = 10;
 
+/*
+ * machi.report_rate_per_hour: how many reports one citizen account may post
+ * in any hour; more answer 429 with Retry-After.  Protects staff queues
+ * from floods by a single account.
+ */
+int			machi_report_rate_per_hour = 20;
+
 void		_PG_init(void);
 
 /*
@@ -69,6 +76,13 @@ _PG_init(void)
 							NULL,
 							&machi_locate_tolerance_m,
 							10, 0, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.report_rate_per_hour",
+							"Reports one citizen account may post per hour.",
+							NULL,
+							&machi_report_rate_per_hour,
+							20, 1, 10000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("machi");

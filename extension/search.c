@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * search.c
+ *	  Character n-grams for Japanese free-text search of reports.
+ *
+ * Japanese has no spaces between words and many everyday search words are
+ * one or two characters long (道路, 公園, 穴).  pg_trgm's trigrams cannot
+ * answer such queries from an index.  machi.text_ngrams() turns a text into
+ * the set of its character unigrams and bigrams (per whitespace-separated
+ * run); an expression GIN index over that array answers "contains every
+ * n-gram of the query" and the query rechecks the actual substring, so
+ * results are exact for queries of any length.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "machi.h"
+
+/*
+ * IsSeparator: characters that split runs: ASCII whitespace and
+ * punctuation, and the ideographic space and the common Japanese
+ * punctuation marks (、。・「」).
+ */
+static bool
+IsSeparator(const unsigned char *p, int len)
+{
+	if (len == 1)
+		return !(isalnum(p[0]) || p[0] >= 0x80);
+	if (len == 3 && p[0] == 0xE3 && p[1] == 0x80 &&
+		(p[2] == 0x80 || p[2] == 0x81 || p[2] == 0x82 || p[2] == 0x8C || p[2] == 0x8D))
+		return true;				/* U+3000 、 。 「 」 */
+	if (len == 3 && p[0] == 0xE3 && p[1] == 0x83 && p[2] == 0xBB)
+		return true;				/* ・ */
+	return false;
+}
+
+/*
+ * AddNgram: append one n-gram.  Duplicates are left in: GIN removes them
+ * when it extracts the keys, and a containment query does not mind them.
+ */
+static void
+AddNgram(Datum **elems, int *n, int *cap, const char *s, int len)
+{
+	if (*n == *cap)
+	{
+		*cap *= 2;
+		*elems = repalloc(*elems, sizeof(Datum) * *cap);
+	}
+	(*elems)[(*n)++] = PointerGetDatum(cstring_to_text_with_len(s, len));
+}
+
+/*
+ * MachiTextNgrams: the unigrams and bigrams of s (UTF-8) as an
+ * array of Datums (text).  Only runs between separators form bigrams.
+ */
+static Datum *
+MachiTextNgrams(const char *s, int slen, int *count)
+{
+	int			cap = 64,
+				n = 0;
+	Datum	   *elems = palloc(sizeof(Datum) * cap);
+	const char *prev = NULL;
+	int			prevlen = 0;
+	int			i = 0;
+
+	while (i < slen)
+	{
+		int			cl = pg_utf_mblen((const unsigned char *) s + i);
+
+		if (cl <= 0 || i + cl > slen)
+			break;
+		if (IsSeparator((const unsigned char *) s + i, cl))
+			prev = NULL;
+		else
+		{
+			AddNgram(&elems, &n, &cap, s + i, cl);
+			if (prev)
+				AddNgram(&elems, &n, &cap, prev, prevlen + cl);
+			prev = s + i;
+			prevlen = cl;
+		}
+		i += cl;
+	}
+	*count = n;
+	return elems;
+}
+
+PG_FUNCTION_INFO_V1(machi_text_ngrams);
+
+/*
+ * machi.text_ngrams(text) -> text[]: see the file header.  IMMUTABLE, so it
+ * can back an expression index; the caller normalises first (NFKC, lower
+ * case) so that full-width and half-width forms match.
+ */
+Datum
+machi_text_ngrams(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	int			n;
+	Datum	   *elems;
+
+	elems = MachiTextNgrams(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &n);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(machi_query_ngrams);
+
+/*
+ * machi.query_ngrams(text) -> text[]: the n-grams a document must contain to
+ * possibly match a query: for each run, its bigrams, or the run itself when
+ * it is a single character.  (A document containing the query contains all
+ * of these; the caller rechecks the substring.)
+ */
+Datum
+machi_query_ngrams(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			slen = VARSIZE_ANY_EXHDR(t);
+	int			cap = 16,
+				n = 0;
+	Datum	   *elems = palloc(sizeof(Datum) * cap);
+	const char *prev = NULL;
+	int			prevlen = 0;
+	int			runlen = 0;
+	int			i = 0;
+
+	while (i <= slen)
+	{
+		int			cl = i < slen ? pg_utf_mblen((const unsigned char *) s + i) : 0;
+		bool		sep = i >= slen || cl <= 0 || i + cl > slen ||
+		IsSeparator((const unsigned char *) s + i, cl);
+
+		if (sep)
+		{
+			if (runlen == 1)
+				AddNgram(&elems, &n, &cap, prev, prevlen);
+			prev = NULL;
+			runlen = 0;
+			if (i >= slen || cl <= 0 || i + cl > slen)
+				break;
+		}
+		else
+		{
+			if (prev)
+				AddNgram(&elems, &n, &cap, prev, prevlen + cl);
+			prev = s + i;
+			prevlen = cl;
+			runlen++;
+		}
+		i += cl;
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
