@@ -37,6 +37,7 @@
 #include "utils/resowner.h"
 #include "utils/typcache.h"
 
+#include "apikey.h"
 #include "auth.h"
 #include "context.h"
 #include "handle.h"
@@ -464,8 +465,11 @@ RunRoute(MachiHttpRequest *hr, MachiHttpResponse *out)
 		/* other media types (photos) reach the route as raw bytes only */
 	}
 
-	/* who is calling: a session token, or nobody */
-	MachiAuthenticate(hr, route->auth);
+	/* who is calling: an Open311 API key, a session token, or nobody */
+	if (strcmp(route->auth, "apikey") == 0)
+		MachiApiKeyAuthenticate(hr, data, query);
+	else
+		MachiAuthenticate(hr, route->auth);
 
 	/* build machi.request and call the route function */
 	argtype = get_func_rettype(route->handler);	/* machi.response */

@@ -15,6 +15,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include <sodium.h>
+
 #include "context.h"
 #include "machi.h"
 
@@ -87,5 +89,9 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("machi");
 
+	if (sodium_init() < 0)
+		ereport(FATAL,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("machi: could not initialise libsodium")));
 	MachiContextInit();
 }

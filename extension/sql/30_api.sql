@@ -27,13 +27,13 @@ CREATE TABLE machi.route (
 	method		text NOT NULL CHECK (method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
 	pattern		text NOT NULL CHECK (pattern ~ '^(/([A-Za-z0-9._-]+|\{[a-z_]+\}))+$'),
 	handler		regprocedure NOT NULL,
-	auth		text NOT NULL CHECK (auth IN ('public', 'user', 'citizen', 'staff')),
+	auth		text NOT NULL CHECK (auth IN ('public', 'user', 'citizen', 'staff', 'apikey')),
 	max_body	int NOT NULL DEFAULT 65536 CHECK (max_body >= 0),
 	description	text NOT NULL,
 	PRIMARY KEY (method, pattern)
 );
 COMMENT ON TABLE machi.route IS
-'The HTTP API: method and path pattern ({name} captures a segment) to the route function that serves it, who may call it (public, user = any signed-in account, citizen, staff) and its body size limit. api.handle reads it; when several patterns match, the one with more literal segments wins.';
+'The HTTP API: method and path pattern ({name} captures a segment) to the route function that serves it, who may call it (public, user = any signed-in account, citizen, staff, apikey = public or an Open311 API key) and its body size limit. api.handle reads it; when several patterns match, the one with more literal segments wins.';
 
 ALTER TABLE machi.route ENABLE ROW LEVEL SECURITY;
 ALTER TABLE machi.route FORCE ROW LEVEL SECURITY;

@@ -80,6 +80,8 @@ CREATE TABLE machi.report (
 	public_description	text CHECK (char_length(public_description) <= 4000),
 	assignee_id			bigint,
 	duplicate_of		bigint,
+	api_key_id			bigint,		-- posted by an Open311 client (70_open311.sql)
+	open311_token		text UNIQUE,
 	created_at			timestamptz NOT NULL DEFAULT now(),
 	updated_at			timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (tenant_id, report_id),
