@@ -25,6 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 chmod 0755 "$TMP"
+cluster_private_tree "$TMP" "$ROOT"
 cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" || exit 1
 cluster_start "$TMP/pg" || exit 1
 
@@ -52,7 +53,7 @@ PGXSDIR=$(dirname "$(pg_config --pgxs)")/..
 if [[ $SUITES == *regress* ]]; then
 	mkdir -p "$TMP/regress"
 	"$PGXSDIR/test/regress/pg_regress" --inputdir="$ROOT" --outputdir="$TMP/regress" \
-		--bindir="$PGBIN" --host="$PGHOST" --port="$PORT" --user=postgres \
+		--bindir="$(pg_config --bindir)" --host="$PGHOST" --port="$PORT" --user=postgres \
 		--dbname=machi_regress $REGRESS_LIST >"$TMP/regress.out" 2>&1
 	cat "$TMP/regress.out"
 	count_regress "$TMP/regress.out" regress
@@ -69,7 +70,7 @@ fi
 if [[ $SUITES == *isolation* ]] && [ -n "$ISOLATION_LIST" ]; then
 	mkdir -p "$TMP/isolation"
 	"$PGXSDIR/test/isolation/pg_isolation_regress" --inputdir="$ROOT" --outputdir="$TMP/isolation" \
-		--bindir="$PGBIN" --host="$PGHOST" --port="$PORT" --user=postgres \
+		--bindir="$(pg_config --bindir)" --host="$PGHOST" --port="$PORT" --user=postgres \
 		--dbname=machi_isolation $ISOLATION_LIST >"$TMP/isolation.out" 2>&1
 	cat "$TMP/isolation.out"
 	count_regress "$TMP/isolation.out" isolation
