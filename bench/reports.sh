@@ -7,17 +7,29 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/cluster.sh"
 ROUNDS=${ROUNDS:-300}
-TMP=$(mktemp -d /tmp/machi-bench.XXXXXX)
+# KEEP=dir reuses (or keeps) a loaded cluster between runs
+TMP=${KEEP:-$(mktemp -d /tmp/machi-bench.XXXXXX)}
+mkdir -p "$TMP"
 chmod 0755 "$TMP"
-cluster_private_tree "$TMP" "$ROOT"
-trap 'cluster_stop "$TMP/pg"; rm -rf "$TMP"' EXIT
-cluster_init "$TMP/pg" 54330 "shared_buffers = 512MB" "work_mem = 16MB" "max_parallel_workers_per_gather = 0" "fsync = off"
-cluster_start "$TMP/pg"
+if [ -z "${KEEP:-}" ]; then
+	trap 'cluster_stop "$TMP/pg"; rm -rf "$TMP"' EXIT
+else
+	trap 'cluster_stop "$TMP/pg"' EXIT
+fi
+[ -d "$TMP/pgroot" ] || cluster_private_tree "$TMP" "$ROOT"
+PGBIN="$TMP/pgroot$(pg_config --bindir)"
 P="$(pg_config --bindir)/psql -X -q -h $TMP/pg -p 54330 -U postgres"
-$P -d postgres -c "CREATE DATABASE bench"
-start=$(date +%s)
-$P -d bench -f "$ROOT/bench/reports.sql"
-load=$(( $(date +%s) - start ))
+load=0
+if [ ! -d "$TMP/pg/data" ]; then
+	cluster_init "$TMP/pg" 54330 "shared_buffers = 512MB" "work_mem = 16MB" "max_parallel_workers_per_gather = 0" "fsync = off"
+	cluster_start "$TMP/pg"
+	$P -d postgres -c "CREATE DATABASE bench"
+	start=$(date +%s)
+	$P -d bench -f "$ROOT/bench/reports.sql"
+	load=$(( $(date +%s) - start ))
+else
+	cluster_start "$TMP/pg"
+fi
 touch "$TMP/out"; chmod 0666 "$TMP/out"
 $P -d bench -v rounds="$ROUNDS" -v outfile="$TMP/out" -f "$ROOT/bench/reports_measure.sql"
 {

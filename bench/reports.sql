@@ -24,13 +24,13 @@ INSERT INTO machi.account (kind, tenant_id, role_name) SELECT 'staff', tenant_id
 ALTER TABLE machi.report DISABLE TRIGGER USER;
 INSERT INTO machi.report (tenant_id, category_id, department_id, author_id, title, description, location,
 						  status, visibility, created_at)
-SELECT t, c.category_id, c.department_id, 1 + (g * 7919) % 20000,
-	   (ARRAY['道路に穴', '街灯が消えている', '公園の遊具が壊れている', 'ゴミの不法投棄', '歩道の段差'])[1 + g % 5],
-	   (ARRAY['駅前の交差点付近です', '夜になると暗くて危ない', '子供が怪我をしそうです', '先週から放置されています'])[1 + g % 4],
+SELECT t, c.category_id, c.department_id, 1 + (g::bigint * 7919) % 20000,
+	   (ARRAY['道路に穴', '街灯が消えている', '公園の遊具が壊れている', 'ゴミの不法投棄', '歩道の段差'])[1 + (g / 50) % 5],
+	   (ARRAY['駅前の交差点付近です', '夜になると暗くて危ない', '子供が怪我をしそうです', '先週から放置されています'])[1 + (g / 250) % 4],
 	   public.st_setsrid(public.st_makepoint(130 + ((t - 1000) % 10) * 0.1 + random() * 0.1,
 											 40 + ((t - 1000) / 10) * 0.1 + random() * 0.1), 4326),
-	   (ARRAY['received', 'in_progress', 'resolved', 'closed'])[1 + g % 4],
-	   CASE WHEN g % 10 < 3 THEN 'public' ELSE 'private' END,
+	   (ARRAY['received', 'in_progress', 'resolved', 'closed'])[1 + (g / 50) % 4],
+	   CASE WHEN (g / 50) % 10 < 3 THEN 'public' ELSE 'private' END,
 	   now() - (g % 365) * interval '1 day'
 FROM generate_series(1, 1000000) g,
 	 LATERAL (SELECT 1000 + g % 50 AS t) tt,

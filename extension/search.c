@@ -46,14 +46,21 @@ IsSeparator(const unsigned char *p, int len)
  * when it extracts the keys, and a containment query does not mind them.
  */
 static void
-AddNgram(Datum **elems, int *n, int *cap, const char *s, int len)
+AddNgram(Datum **elems, int *n, int *cap, const char *prefix, int plen,
+		 const char *s, int len)
 {
+	text	   *t;
+
 	if (*n == *cap)
 	{
 		*cap *= 2;
 		*elems = repalloc(*elems, sizeof(Datum) * *cap);
 	}
-	(*elems)[(*n)++] = PointerGetDatum(cstring_to_text_with_len(s, len));
+	t = (text *) palloc(VARHDRSZ + plen + len);
+	SET_VARSIZE(t, VARHDRSZ + plen + len);
+	memcpy(VARDATA(t), prefix, plen);
+	memcpy(VARDATA(t) + plen, s, len);
+	(*elems)[(*n)++] = PointerGetDatum(t);
 }
 
 /*
@@ -61,7 +68,7 @@ AddNgram(Datum **elems, int *n, int *cap, const char *s, int len)
  * array of Datums (text).  Only runs between separators form bigrams.
  */
 static Datum *
-MachiTextNgrams(const char *s, int slen, int *count)
+MachiTextNgrams(const char *prefix, int plen, const char *s, int slen, int *count)
 {
 	int			cap = 64,
 				n = 0;
@@ -80,9 +87,9 @@ MachiTextNgrams(const char *s, int slen, int *count)
 			prev = NULL;
 		else
 		{
-			AddNgram(&elems, &n, &cap, s + i, cl);
+			AddNgram(&elems, &n, &cap, prefix, plen, s + i, cl);
 			if (prev)
-				AddNgram(&elems, &n, &cap, prev, prevlen + cl);
+				AddNgram(&elems, &n, &cap, prefix, plen, prev, prevlen + cl);
 			prev = s + i;
 			prevlen = cl;
 		}
@@ -95,25 +102,29 @@ MachiTextNgrams(const char *s, int slen, int *count)
 PG_FUNCTION_INFO_V1(machi_text_ngrams);
 
 /*
- * machi.text_ngrams(text) -> text[]: see the file header.  IMMUTABLE, so it
- * can back an expression index; the caller normalises first (NFKC, lower
- * case) so that full-width and half-width forms match.
+ * machi.text_ngrams(text, prefix text DEFAULT '') -> text[]: see the file
+ * header.  Every n-gram is prefixed (a tenant id, so that one index serves
+ * per-tenant searches selectively).  IMMUTABLE, so it can back an
+ * expression index; the caller normalises first (NFKC, lower case) so that
+ * full-width and half-width forms match.
  */
 Datum
 machi_text_ngrams(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
+	text	   *p = PG_GETARG_TEXT_PP(1);
 	int			n;
 	Datum	   *elems;
 
-	elems = MachiTextNgrams(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &n);
+	elems = MachiTextNgrams(VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p),
+							VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &n);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 PG_FUNCTION_INFO_V1(machi_query_ngrams);
 
 /*
- * machi.query_ngrams(text) -> text[]: the n-grams a document must contain to
+ * machi.query_ngrams(text, prefix text DEFAULT '') -> text[]: the n-grams a document must contain to
  * possibly match a query: for each run, its bigrams, or the run itself when
  * it is a single character.  (A document containing the query contains all
  * of these; the caller rechecks the substring.)
@@ -122,6 +133,9 @@ Datum
 machi_query_ngrams(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
+	text	   *p = PG_GETARG_TEXT_PP(1);
+	const char *prefix = VARDATA_ANY(p);
+	int			plen = VARSIZE_ANY_EXHDR(p);
 	const char *s = VARDATA_ANY(t);
 	int			slen = VARSIZE_ANY_EXHDR(t);
 	int			cap = 16,
@@ -141,7 +155,7 @@ machi_query_ngrams(PG_FUNCTION_ARGS)
 		if (sep)
 		{
 			if (runlen == 1)
-				AddNgram(&elems, &n, &cap, prev, prevlen);
+				AddNgram(&elems, &n, &cap, prefix, plen, prev, prevlen);
 			prev = NULL;
 			runlen = 0;
 			if (i >= slen || cl <= 0 || i + cl > slen)
@@ -150,7 +164,7 @@ machi_query_ngrams(PG_FUNCTION_ARGS)
 		else
 		{
 			if (prev)
-				AddNgram(&elems, &n, &cap, prev, prevlen + cl);
+				AddNgram(&elems, &n, &cap, prefix, plen, prev, prevlen + cl);
 			prev = s + i;
 			prevlen = cl;
 			runlen++;

@@ -1,34 +1,77 @@
 -- machi install script, part 60: reports, their updates and thanks; the
 -- status workflow as data; Japanese n-gram search; citizen and staff routes.
 
-CREATE FUNCTION machi.text_ngrams(text) RETURNS text[]
+CREATE FUNCTION machi.text_ngrams(doc text, prefix text DEFAULT '') RETURNS text[]
 	AS 'MODULE_PATHNAME', 'machi_text_ngrams'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION machi.text_ngrams(text) IS
-'Character unigrams and bigrams of a text (per run between spaces/punctuation), for the n-gram search index.';
-CREATE FUNCTION machi.query_ngrams(text) RETURNS text[]
+COMMENT ON FUNCTION machi.text_ngrams(text, text) IS
+'Character unigrams and bigrams of a text (per run between spaces/punctuation), each prefixed, for the n-gram search indexes.';
+CREATE FUNCTION machi.query_ngrams(term text, prefix text DEFAULT '') RETURNS text[]
 	AS 'MODULE_PATHNAME', 'machi_query_ngrams'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION machi.query_ngrams(text) IS
-'N-grams a document must contain to possibly match a search query (bigrams of each run; single-character runs as unigrams).';
+COMMENT ON FUNCTION machi.query_ngrams(text, text) IS
+'N-grams (prefixed) a document must contain to possibly match a search term: bigrams of each run, single-character runs as unigrams.';
 CREATE FUNCTION machi.search_norm(text) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 	RETURN lower(normalize($1, NFKC));
 COMMENT ON FUNCTION machi.search_norm(text) IS
 'Search normalisation: NFKC (full-width to half-width, compatibility forms) and lower case.';
-CREATE FUNCTION machi.search_doc(title text, description text) RETURNS text[]
+CREATE FUNCTION machi.search_doc(title text, description text, tenant int DEFAULT NULL) RETURNS text[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN machi.text_ngrams(machi.search_norm(coalesce(title, '') || ' ' || coalesce(description, '')));
-COMMENT ON FUNCTION machi.search_doc(text, text) IS 'Index expression of report search: n-grams of the normalised title and description.';
-
-CREATE FUNCTION machi.search_match(title text, description text, term text) RETURNS boolean
+	RETURN machi.text_ngrams(machi.search_norm(coalesce(title, '') || ' ' || coalesce(description, '')),
+							 coalesce(tenant::text || ':', ''));
+COMMENT ON FUNCTION machi.search_doc(text, text, int) IS
+'Index expression of report search: n-grams of the normalised title and description, prefixed with the tenant id when given (per-tenant index).';
+CREATE FUNCTION machi.search_query(term text, tenant int DEFAULT NULL) RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN machi.query_ngrams(machi.search_norm(term), coalesce(tenant::text || ':', ''));
+COMMENT ON FUNCTION machi.search_query(text, int) IS 'The n-grams to look up for a search term (prefixed like machi.search_doc).';
+CREATE FUNCTION machi.search_words(doc text, term text) RETURNS boolean
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
-	RETURN machi.search_doc(title, description) @> machi.query_ngrams(machi.search_norm(term))
-		AND NOT EXISTS (SELECT 1 FROM regexp_split_to_table(machi.search_norm(term), '\s+') w
-						WHERE w <> '' AND strpos(machi.search_norm(coalesce(title, '') || ' ' || coalesce(description, '')), w) = 0);
-COMMENT ON FUNCTION machi.search_match(text, text, text) IS
-'Whether a report''s title and description contain every whitespace-separated word of the search term (after NFKC and lower-casing). The n-gram containment lets the GIN index on machi.search_doc answer it; the substring test makes it exact.';
+	RETURN NOT EXISTS (SELECT 1 FROM regexp_split_to_table(machi.search_norm(term), '\s+') w
+					   WHERE w <> '' AND strpos(machi.search_norm(doc), w) = 0);
+COMMENT ON FUNCTION machi.search_words(text, text) IS
+'Whether a text contains every whitespace-separated word of the search term (after NFKC and lower-casing): the exact check after the n-gram index narrowed the candidates.';
+
+-- The n-gram containment operator and its GIN operator class.  Row-level
+-- security lets an index serve a user's condition only when the operator is
+-- LEAKPROOF (otherwise it must run after the policies, row by row).  The
+-- built-in text[] @> is not marked so; this one is the same function
+-- (arraycontains) declared LEAKPROOF: it raises no error and has no side
+-- effect whatever the rows hold, so it reveals nothing about rows the
+-- policies hide.
+CREATE FUNCTION machi.ngrams_contain(text[], text[]) RETURNS boolean
+	AS 'arraycontains'
+	LANGUAGE internal IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+COMMENT ON FUNCTION machi.ngrams_contain(text[], text[]) IS 'text[] containment (the built-in arraycontains), LEAKPROOF for use under row-level security.';
+CREATE OPERATOR machi.@> (LEFTARG = text[], RIGHTARG = text[], FUNCTION = machi.ngrams_contain,
+						   RESTRICT = contsel, JOIN = contjoinsel);
+COMMENT ON OPERATOR machi.@> (text[], text[]) IS 'n-gram containment for the search indexes (LEAKPROOF).';
+CREATE OPERATOR CLASS machi.ngram_ops FOR TYPE text[] USING gin AS
+	OPERATOR 2 machi.@> (text[], text[]),
+	FUNCTION 1 bttextcmp(text, text),
+	FUNCTION 2 ginarrayextract(anyarray, internal, internal),
+	FUNCTION 3 ginqueryarrayextract(anyarray, internal, int2, internal, internal, internal, internal),
+	FUNCTION 4 ginarrayconsistent(internal, int2, anyarray, int4, internal, internal, internal, internal),
+	FUNCTION 6 ginarraytriconsistent(internal, int2, anyarray, int4, internal, internal, internal),
+	STORAGE text;
+COMMENT ON OPERATOR CLASS machi.ngram_ops USING gin IS 'GIN operator class of the n-gram search indexes (containment by machi.@>).';
+
+-- Likewise PostGIS's bounding-box overlap (geometry && geometry): it compares
+-- boxes and can only fail on mixed SRIDs, which every machi geometry column
+-- excludes by its type modifier (SRID 4326).  Without LEAKPROOF the GiST
+-- index cannot serve map queries under RLS (measured 68 times slower; see
+-- docs/benchmarks.md).
+DO $leakproof$
+DECLARE
+	f regprocedure;
+BEGIN
+	SELECT o.oprcode::regprocedure INTO STRICT f FROM pg_catalog.pg_operator o
+	WHERE o.oprname = '&&' AND o.oprleft = 'geometry'::regtype AND o.oprright = 'geometry'::regtype;
+	EXECUTE pg_catalog.format('ALTER FUNCTION %s LEAKPROOF', f);
+END
+$leakproof$;
 
 CREATE TABLE machi.report_status (
 	status		text PRIMARY KEY,
@@ -97,9 +140,10 @@ CREATE INDEX report_location_idx ON machi.report USING gist (location);
 CREATE INDEX report_author_idx ON machi.report (author_id, created_at);
 CREATE INDEX report_queue_idx ON machi.report (tenant_id, status, report_id DESC);
 CREATE INDEX report_public_idx ON machi.report (report_id DESC) WHERE visibility = 'public';
-CREATE INDEX report_search_idx ON machi.report USING gin (machi.search_doc(title, description));
+CREATE INDEX report_search_idx ON machi.report
+	USING gin (machi.search_doc(title, description, tenant_id) machi.ngram_ops);
 CREATE INDEX report_search_public_idx ON machi.report
-	USING gin (machi.search_doc(coalesce(public_title, title), coalesce(public_description, description)))
+	USING gin (machi.search_doc(coalesce(public_title, title), coalesce(public_description, description)) machi.ngram_ops)
 	WHERE visibility = 'public';
 COMMENT ON TABLE machi.report IS
 'A citizen''s report: where (location picks the tenant), what (category picks the department), status in the workflow, and whether staff published it. public_title/public_description hold the redacted text citizens see (NULL: the original); the original is kept.';
@@ -472,9 +516,12 @@ BEGIN
 		  AND (v_cat IS NULL OR EXISTS (SELECT 1 FROM machi.category c WHERE c.tenant_id = rep.tenant_id
 									  AND c.category_id = rep.category_id AND c.code = v_cat))
 		  AND (after IS NULL OR rep.report_id < after)
-		  AND (term IS NULL OR CASE WHEN rep.author_id = me
-				THEN machi.search_match(rep.title, rep.description, term)
-				ELSE machi.search_match(coalesce(rep.public_title, rep.title), coalesce(rep.public_description, rep.description), term) END)
+		  AND (term IS NULL
+			   OR (rep.visibility = 'public'
+				   AND machi.search_doc(coalesce(rep.public_title, rep.title), coalesce(rep.public_description, rep.description))
+					   OPERATOR(machi.@>) machi.search_query(term)
+				   AND machi.search_words(coalesce(rep.public_title, rep.title) || ' ' || coalesce(rep.public_description, rep.description), term))
+			   OR (rep.author_id = me AND machi.search_words(rep.title || ' ' || rep.description, term)))
 		ORDER BY rep.report_id DESC
 		LIMIT lim
 	)
@@ -610,7 +657,10 @@ BEGIN ATOMIC
 	  AND (q->>'bbox' IS NULL OR rep.location OPERATOR(public.&&) machi.bbox_arg(q))
 	  AND (q->>'from' IS NULL OR rep.created_at >= machi.date_arg(q, 'from'))
 	  AND (q->>'to' IS NULL OR rep.created_at < machi.date_arg(q, 'to'))
-	  AND (q->>'q' IS NULL OR machi.search_match(rep.title, rep.description, q->>'q'))
+	  AND (q->>'q' IS NULL
+		   OR (machi.search_doc(rep.title, rep.description, rep.tenant_id)
+			   OPERATOR(machi.@>) machi.search_query(q->>'q', machi.current_tenant())
+			   AND machi.search_words(rep.title || ' ' || rep.description, q->>'q')))
 	  AND (q->>'after' IS NULL OR rep.report_id < (q->>'after')::bigint);
 END;
 COMMENT ON FUNCTION machi.staff_reports(jsonb, boolean) IS 'Reports of the caller''s tenant (and departments) matching the staff queue filters.';
