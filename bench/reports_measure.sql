@@ -16,10 +16,13 @@ CREATE FUNCTION bench.map_query(x float8, y float8) RETURNS int LANGUAGE sql AS 
 		  AND rep.location OPERATOR(public.&&) public.st_makeenvelope(x, y, x + 0.02, y + 0.02, 4326)
 		ORDER BY rep.report_id DESC LIMIT 50) s $$;
 CREATE FUNCTION bench.queue_query(st text) RETURNS int LANGUAGE sql AS $$
-	SELECT count(*)::int FROM (
-		SELECT rep.report_id, rep.title FROM machi.report rep
-		WHERE rep.tenant_id = 1010 AND rep.status = st
-		ORDER BY rep.report_id DESC LIMIT 50) s $$;
+	-- what the staff queue route does: one page of a status, and the counts per status
+	SELECT (SELECT count(*)::int FROM (
+				SELECT rep.report_id, rep.title FROM machi.report rep
+				WHERE rep.tenant_id = 1010 AND rep.status = st
+				ORDER BY rep.report_id DESC LIMIT 50) s)
+		 + (SELECT sum(n)::int FROM (SELECT rep.status, count(*) AS n FROM machi.report rep
+									 WHERE rep.tenant_id = 1010 GROUP BY rep.status) c) $$;
 CREATE FUNCTION bench.search_query(term text) RETURNS int LANGUAGE sql AS $$
 	SELECT count(*)::int FROM (
 		SELECT rep.report_id FROM machi.report rep

@@ -17,11 +17,10 @@ CREATE FUNCTION machi.search_norm(text) RETURNS text
 COMMENT ON FUNCTION machi.search_norm(text) IS
 'Search normalisation: NFKC (full-width to half-width, compatibility forms) and lower case.';
 CREATE FUNCTION machi.search_doc(title text, description text, tenant int DEFAULT NULL) RETURNS text[]
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN machi.text_ngrams(machi.search_norm(coalesce(title, '') || ' ' || coalesce(description, '')),
-							 coalesce(tenant::text || ':', ''));
+	AS 'MODULE_PATHNAME', 'machi_search_doc'
+	LANGUAGE C IMMUTABLE LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION machi.search_doc(text, text, int) IS
-'Index expression of report search: n-grams of the normalised title and description, prefixed with the tenant id when given (per-tenant index).';
+'Index expression of report search: n-grams of lower(NFKC(title || '' '' || description)), prefixed with the tenant id when given (per-tenant index). LEAKPROOF (no error, no side effect) so that the index serves searches under row-level security.';
 CREATE FUNCTION machi.search_query(term text, tenant int DEFAULT NULL) RETURNS text[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN machi.query_ngrams(machi.search_norm(term), coalesce(tenant::text || ':', ''));
