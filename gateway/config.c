@@ -40,6 +40,20 @@ void gw_config_init(gw_config_t *cfg)
 }
 
 /*
+ * gw_config_free releases the strings held by cfg.  The configuration of
+ * the running gateway lives until exit; this is for tests and tools.
+ */
+void gw_config_free(gw_config_t *cfg)
+{
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->conninfo);
+    free(cfg->static_dir);
+    free(cfg->access_log);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/*
  * gw_config_parse_size parses a byte count with an optional K/M/G suffix
  * (binary multiples).  Returns 0 and stores into *out on success, -1 on a
  * malformed or overflowing value.

@@ -152,7 +152,7 @@ static void conn_fail(gw_dbconn_t *c, const char *why)
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         msg[--len] = '\0';
     for (len = 0; msg[len] != '\0'; ++len)
-        if (msg[len] == '\n')
+        if (msg[len] == '\n' || msg[len] == '\t')
             msg[len] = ' ';
     if (c->state == CONN_READY || c->failures == 0)
         gw_log("warning", "database connection %u: %s", c->index, msg);

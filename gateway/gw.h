@@ -56,6 +56,7 @@ typedef struct st_gw_config_t {
 } gw_config_t;
 
 void gw_config_init(gw_config_t *cfg);
+void gw_config_free(gw_config_t *cfg);
 int gw_config_set(gw_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
 int gw_config_load_file(gw_config_t *cfg, const char *path, char *err, size_t errlen);
 int gw_config_parse_args(gw_config_t *cfg, int argc, char **argv, int *want_help, char *err, size_t errlen);
