@@ -238,6 +238,11 @@ class Gateway:
         self.errf.close()
         return self.proc.returncode
 
+    def sanitizer_reports(self):
+        """Lines of the error log written by ASan/UBSan (empty for a clean run)."""
+        return [ln for ln in self.errors().splitlines()
+                if "AddressSanitizer" in ln or "runtime error:" in ln or "LeakSanitizer" in ln]
+
     def destroy(self):
         with contextlib.suppress(Exception):
             self.stop(signal.SIGKILL, 5)
@@ -299,6 +304,7 @@ def gateway(cluster, certs):
     g = Gateway(cluster, certs, "--idle-timeout", "3")
     yield g
     assert g.alive(), "the shared gateway died: " + g.errors()
+    assert not g.sanitizer_reports(), g.errors()
     g.destroy()
 
 
@@ -313,8 +319,10 @@ def make_gateway(cluster, certs):
         return g
 
     yield make
+    problems = [g.errors() for g in made if g.sanitizer_reports() or (g.proc.returncode is None and not g.alive())]
     for g in made:
         g.destroy()
+    assert not problems, problems
 
 
 @pytest.fixture

@@ -119,3 +119,23 @@ def test_multi_host_conninfo_skips_dead_host(cluster, certs, make_gateway, mock_
                 f"user=machi_gateway")
     g = make_gateway("--conninfo", conninfo)
     assert g.get("/v1/echo").status_code == 200
+
+
+def test_http2_stream_abandoned_mid_query(make_gateway, mock_only):
+    """With --http2, closing the connection disposes the request while its query runs (abandon path)."""
+    import subprocess
+
+    g = make_gateway("--http2")
+    assert "rapid-reset" in g.errors()
+    url = g.base + "/v1/sleep?s=1"
+    procs = [subprocess.Popen(["curl", "-s", "--http2", "--cacert", g.certs.cert, "-m", "0.3", "-o", "/dev/null",
+                               url, url, url]) for _ in range(4)]
+    for p in procs:
+        p.wait(10)
+    out = subprocess.run(["curl", "-s", "--http2", "--cacert", g.certs.cert, "-o", "/dev/null", "-w",
+                          "%{http_version} %{http_code}", g.base + "/v1/echo"], capture_output=True, text=True,
+                         timeout=10).stdout
+    assert out == "2 200"
+    time.sleep(1.3)  # the abandoned results arrive now and must be dropped safely
+    assert g.get("/v1/echo").status_code == 200
+    assert g.alive()
