@@ -72,8 +72,8 @@ def as_postgres(*args, **kw):
 class Cluster:
     """A PostgreSQL cluster: throwaway (under /tmp) or external (env)."""
 
-    def __init__(self):
-        self.external = EXTERNAL
+    def __init__(self, external=EXTERNAL, standby_of=None):
+        self.external = external
         if self.external:
             self.host = os.environ["MACHI_E2E_PGHOST"]
             self.port = int(os.environ.get("MACHI_E2E_PGPORT", "5432"))
@@ -89,6 +89,12 @@ class Cluster:
         self.dbname = "machi"
         self.superuser = "postgres"
         self.data = os.path.join(self.dir, "data")
+        if standby_of is not None:
+            # a streaming standby of another throwaway cluster (for failover tests)
+            as_postgres(os.path.join(PGBIN, "pg_basebackup"), "-D", self.data, "-h", standby_of.host, "-p",
+                        str(standby_of.port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync")
+            self.start()
+            return
         as_postgres(os.path.join(PGBIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
                     "-E", "UTF8", "--locale=C", "--no-sync")
         self.start()
@@ -108,6 +114,10 @@ class Cluster:
     def stop(self, mode="fast"):
         """Stop the throwaway cluster, waiting at most 30 s."""
         as_postgres(os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-m", mode, "-w", "-t", "30", "stop")
+
+    def promote(self):
+        """Promote a standby to primary and wait for it."""
+        as_postgres(os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-w", "-t", "30", "promote")
 
     def is_running(self):
         r = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PGBIN, "pg_ctl"), "-D", self.data,

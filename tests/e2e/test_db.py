@@ -139,3 +139,27 @@ def test_http2_stream_abandoned_mid_query(make_gateway, mock_only):
     time.sleep(1.3)  # the abandoned results arrive now and must be dropped safely
     assert g.get("/v1/echo").status_code == 200
     assert g.alive()
+
+
+def test_follows_promoted_standby(certs, make_gateway, mock_only):
+    """Multi-host conninfo + target_session_attrs=read-write: after failover the gateway finds the new primary."""
+    from conftest import Cluster
+
+    primary = Cluster(external=False)
+    standby = None
+    try:
+        standby = Cluster(external=False, standby_of=primary)
+        conninfo = (f"host={primary.host},{standby.host} port={primary.port},{standby.port} dbname=machi "
+                    f"user=machi_gateway connect_timeout=2")
+        g = make_gateway("--conninfo", conninfo)
+        assert g.get("/v1/echo").status_code == 200
+        primary.stop("immediate")
+        time.sleep(0.3)
+        # the standby alone is read-only: no session may be used
+        assert g.get("/v1/echo").status_code == 503
+        standby.promote()
+        wait_until(lambda: g.get("/v1/echo").status_code == 200, 15, 0.1, what="failover to the promoted standby")
+    finally:
+        if standby is not None:
+            standby.destroy()
+        primary.destroy()
