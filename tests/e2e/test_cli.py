@@ -1,0 +1,53 @@
+"""Command line and config file of machi-gateway."""
+
+import os
+import subprocess
+import tempfile
+
+import requests
+
+from conftest import CHILD_ENV, GATEWAY_BIN, free_port, wait_until
+
+OPTIONS = ["--config", "--listen", "--tls-cert", "--tls-key", "--plain-http", "--conninfo", "--threads",
+           "--db-connections", "--pipeline-depth", "--body-limit", "--max-headers", "--max-header-bytes",
+           "--request-timeout", "--idle-timeout", "--max-queued", "--retry-after", "--drain-timeout", "--static-dir",
+           "--access-log", "--trust-proxy", "--http2", "--help"]
+
+
+def run(*args):
+    return subprocess.run([GATEWAY_BIN, *args], capture_output=True, text=True, timeout=10, env=CHILD_ENV)
+
+
+def test_help_documents_every_option():
+    r = run("--help")
+    assert r.returncode == 0
+    for opt in OPTIONS:
+        assert opt in r.stdout, opt
+    assert "rapid-reset" in r.stdout
+
+
+def test_usage_errors():
+    assert run("--bogus").returncode == 2
+    assert run("--threads", "0").returncode == 2
+    assert run("--listen", "nowhere").returncode == 2
+    r = run("--listen", "127.0.0.1:1")  # no TLS files and no --plain-http
+    assert r.returncode == 2 and "--tls-cert" in r.stderr
+    r = run("--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key", "--listen", f"127.0.0.1:{free_port()}")
+    assert r.returncode == 1 and "certificate" in r.stderr
+
+
+def test_config_file(cluster, mock_only):
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", dir="/tmp", delete=False) as f:
+        f.write(f"# test configuration\nlisten = 127.0.0.1:{port}\nplain-http = true\n"
+                f"conninfo = {cluster.conninfo('machi_gateway')}\nthreads = 1\naccess-log = off\n")
+    proc = subprocess.Popen([GATEWAY_BIN, "--config", f.name], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=CHILD_ENV)
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200, 10,
+                   0.1, what="gateway from config file")
+        assert requests.get(f"http://127.0.0.1:{port}/v1/echo", timeout=5).json()["path"] == "/v1/echo"
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+        os.unlink(f.name)
