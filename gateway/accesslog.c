@@ -91,8 +91,8 @@ size_t gw_accesslog_format(char *out, size_t outlen, const struct timeval *at, c
     int n;
 
     gmtime_r(&secs, &tm);
-    n = snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(at->tv_usec / 1000), client);
+    n = snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(at->tv_usec / 1000), client);
     if (n < 0 || (size_t)n >= outlen)
         return 0;
     pos = (size_t)n;

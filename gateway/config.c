@@ -199,7 +199,7 @@ int gw_config_set(gw_config_t *cfg, const char *key, const char *value, char *er
 #define NEED_VALUE()                                                                                                               \
     do {                                                                                                                           \
         if (value == NULL || *value == '\0') {                                                                                     \
-            snprintf(err, errlen, "option %s needs a value", key);                                                                \
+            snprintf(err, errlen, "option %s needs a value", key);                                                                 \
             return -1;                                                                                                             \
         }                                                                                                                          \
     } while (0)

@@ -444,7 +444,8 @@ static gw_dbconn_t *pick_conn(gw_db_t *db)
 
     for (i = 0; i != db->num_conns; ++i) {
         gw_dbconn_t *c = db->conns + i;
-        if (c->state == CONN_READY && c->num_inflight < db->cfg->pipeline_depth && (best == NULL || c->num_inflight < best->num_inflight))
+        if (c->state == CONN_READY && c->num_inflight < db->cfg->pipeline_depth &&
+            (best == NULL || c->num_inflight < best->num_inflight))
             best = c;
     }
     return best;

@@ -138,36 +138,42 @@ static gw_reqctx_t *gw_reqctx_new(h2o_req_t *req)
  */
 static const char *gw_reason(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : "Error";
-    }
+    static const struct {
+        int status;
+        const char *reason;
+    } reasons[] = {{200, "OK"},
+                   {201, "Created"},
+                   {202, "Accepted"},
+                   {204, "No Content"},
+                   {301, "Moved Permanently"},
+                   {302, "Found"},
+                   {303, "See Other"},
+                   {304, "Not Modified"},
+                   {307, "Temporary Redirect"},
+                   {308, "Permanent Redirect"},
+                   {400, "Bad Request"},
+                   {401, "Unauthorized"},
+                   {403, "Forbidden"},
+                   {404, "Not Found"},
+                   {405, "Method Not Allowed"},
+                   {409, "Conflict"},
+                   {410, "Gone"},
+                   {412, "Precondition Failed"},
+                   {413, "Payload Too Large"},
+                   {415, "Unsupported Media Type"},
+                   {422, "Unprocessable Content"},
+                   {429, "Too Many Requests"},
+                   {431, "Request Header Fields Too Large"},
+                   {500, "Internal Server Error"},
+                   {502, "Bad Gateway"},
+                   {503, "Service Unavailable"},
+                   {504, "Gateway Timeout"}};
+    size_t i;
+
+    for (i = 0; i != sizeof(reasons) / sizeof(reasons[0]); ++i)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return status < 400 ? "OK" : "Error";
 }
 
 /*
@@ -183,7 +189,8 @@ static void gw_reply_json(h2o_req_t *req, int status, const char *body)
     req->res.status = status;
     req->res.reason = gw_reason(status);
     req->res.content_length = len;
-    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-type"), 1, H2O_STRLIT("application/json; charset=utf-8"), 1);
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-type"), 1,
+                          H2O_STRLIT("application/json; charset=utf-8"), 1);
     h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-control"), 1, H2O_STRLIT("no-store"), 1);
     if (status == 503) {
         char buf[16];
@@ -230,67 +237,63 @@ static void gw_client_addr(h2o_req_t *req, const gw_config_t *cfg, char *out, si
 /*
  * gw_headers_to_json turns the request headers into the flat JSON object
  * api.handle() expects: lower-case names, repeated headers joined with
- * ", ", Host added from the authority.  Returns -1 when a value is not
- * acceptable (the caller answers 400).  buf is the caller's to free.
+ * ", ", Host added from the authority.  Returns -1 when a name or value is
+ * not acceptable (the caller answers 400) or memory ran out.  buf is the
+ * caller's to free.
  */
 static int gw_headers_to_json(h2o_req_t *req, gw_buf_t *buf)
 {
-    size_t i, j;
-    int first = 1;
+    gw_buf_t joined = {NULL, 0, 0};
+    size_t i, j, k;
+    int fail = 0, first = 1;
 
-    if (gw_buf_append(buf, "{", 1) != 0)
-        return -1;
+    fail |= gw_buf_append(buf, "{", 1);
     if (req->input.authority.len != 0) {
         if (!gw_validate_header_value(req->input.authority.base, req->input.authority.len))
-            return -1;
-        gw_buf_append(buf, "\"host\":", 7);
-        gw_json_escape(buf, req->input.authority.base, req->input.authority.len);
+            goto Error;
+        fail |= gw_buf_append(buf, "\"host\":", 7);
+        fail |= gw_json_escape(buf, req->input.authority.base, req->input.authority.len);
         first = 0;
     }
     for (i = 0; i != req->headers.size; ++i) {
         const h2o_header_t *h = req->headers.entries + i;
+        char lname[256];
         int seen = 0;
-        if (!gw_validate_header_value(h->value.base, h->value.len) || !gw_validate_header_name(h->name->base, h->name->len))
-            return -1;
+        if (h->name->len > sizeof(lname) || !gw_validate_header_name(h->name->base, h->name->len) ||
+            !gw_validate_header_value(h->value.base, h->value.len))
+            goto Error;
         for (j = 0; j != i; ++j)
-            if (h2o_memis(req->headers.entries[j].name->base, req->headers.entries[j].name->len, h->name->base, h->name->len))
+            if (h2o_lcstris(req->headers.entries[j].name->base, req->headers.entries[j].name->len, h->name->base, h->name->len))
                 seen = 1;
         if (seen || h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("host")))
             continue;
+        for (k = 0; k != h->name->len; ++k)
+            lname[k] = h2o_tolower(h->name->base[k]);
+        /* the value, joined with the later repeats of the same name */
+        joined.len = 0;
+        fail |= gw_buf_append(&joined, h->value.base, h->value.len);
+        for (j = i + 1; j != req->headers.size; ++j) {
+            const h2o_header_t *o = req->headers.entries + j;
+            if (!h2o_lcstris(o->name->base, o->name->len, h->name->base, h->name->len))
+                continue;
+            if (!gw_validate_header_value(o->value.base, o->value.len))
+                goto Error;
+            fail |= gw_buf_append(&joined, ", ", 2);
+            fail |= gw_buf_append(&joined, o->value.base, o->value.len);
+        }
         if (!first)
-            gw_buf_append(buf, ",", 1);
+            fail |= gw_buf_append(buf, ",", 1);
         first = 0;
-        {
-            char lname[256];
-            size_t k, n = h->name->len < sizeof(lname) ? h->name->len : sizeof(lname);
-            for (k = 0; k != n; ++k)
-                lname[k] = h2o_tolower(h->name->base[k]);
-            gw_json_escape(buf, lname, n);
-        }
-        gw_buf_append(buf, ":", 1);
-        /* join the value with the later repeats of the same name */
-        {
-            gw_buf_t joined = {NULL, 0, 0};
-            gw_buf_append(&joined, h->value.base, h->value.len);
-            for (j = i + 1; j != req->headers.size; ++j) {
-                const h2o_header_t *o = req->headers.entries + j;
-                if (h2o_memis(o->name->base, o->name->len, h->name->base, h->name->len)) {
-                    if (!gw_validate_header_value(o->value.base, o->value.len)) {
-                        gw_buf_free(&joined);
-                        return -1;
-                    }
-                    gw_buf_append(&joined, ", ", 2);
-                    gw_buf_append(&joined, o->value.base, o->value.len);
-                }
-            }
-            if (gw_json_escape(buf, joined.base != NULL ? joined.base : "", joined.len) != 0) {
-                gw_buf_free(&joined);
-                return -1;
-            }
-            gw_buf_free(&joined);
-        }
+        fail |= gw_json_escape(buf, lname, h->name->len);
+        fail |= gw_buf_append(buf, ":", 1);
+        fail |= gw_json_escape(buf, joined.base, joined.len);
     }
-    return gw_buf_append(buf, "}", 1);
+    fail |= gw_buf_append(buf, "}", 1);
+    gw_buf_free(&joined);
+    return fail ? -1 : 0;
+Error:
+    gw_buf_free(&joined);
+    return -1;
 }
 
 /*
@@ -309,8 +312,9 @@ typedef struct st_gw_resheaders_t {
  */
 static int on_db_header(void *p, const char *name, size_t namelen, const char *value, size_t valuelen)
 {
-    static const char *const reserved[] = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te",
-                                           "trailer",    "proxy-connection", "date", "server", "x-request-id", NULL};
+    static const char *const reserved[] = {"connection", "keep-alive", "transfer-encoding", "content-length",
+                                           "upgrade",    "te",         "trailer",           "proxy-connection",
+                                           "date",       "server",     "x-request-id",      NULL};
     gw_resheaders_t *st = p;
     h2o_req_t *req = st->req;
     h2o_iovec_t n, v;
@@ -583,8 +587,7 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
         ms = (double)(now.tv_sec - begin.tv_sec) * 1000.0 + (double)(now.tv_usec - begin.tv_usec) / 1000.0;
     gw_client_addr(req, self->cfg, client, sizeof(client));
     if ((i = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1)) != -1 &&
-        req->res.headers.entries[i].value.len == GW_REQUEST_ID_LEN)
-        {
+        req->res.headers.entries[i].value.len == GW_REQUEST_ID_LEN) {
         memcpy(rid, req->res.headers.entries[i].value.base, GW_REQUEST_ID_LEN);
         rid[GW_REQUEST_ID_LEN] = '\0';
     }

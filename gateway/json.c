@@ -250,7 +250,8 @@ static int parse_scalar(gw_json_parser_t *jp, gw_buf_t *out)
 {
     const char *start = jp->p;
 
-    while (jp->p < jp->end && (strchr("+-.eE", *jp->p) != NULL || (*jp->p >= '0' && *jp->p <= '9') || (*jp->p >= 'a' && *jp->p <= 'z')))
+    while (jp->p < jp->end &&
+           (strchr("+-.eE", *jp->p) != NULL || (*jp->p >= '0' && *jp->p <= '9') || (*jp->p >= 'a' && *jp->p <= 'z')))
         ++jp->p;
     if (jp->p == start)
         return -1;

@@ -341,8 +341,9 @@ static int ml_build_message(ml_payload_t *p, const ml_config_t *cfg, const char 
         ml_append_base64(p, (const unsigned char *)subject, strlen(subject), 0);
         ml_append(p, "?=", 2);
     }
-    ml_append(p, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-              strlen("\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+    ml_append(
+        p, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+        strlen("\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
     ml_append_base64(p, (const unsigned char *)body, strlen(body), 1);
     return 0;
 }
@@ -366,8 +367,8 @@ static size_t on_curl_read(char *buf, size_t size, size_t nmemb, void *userp)
  * ml_send delivers one message.  Returns 0 when the server accepted it;
  * otherwise -1 with the reason in err.
  */
-static int ml_send(const ml_config_t *cfg, const char *to, const char *subject, const char *body, const char *message_id,
-                   char *err, size_t errlen)
+static int ml_send(const ml_config_t *cfg, const char *to, const char *subject, const char *body, const char *message_id, char *err,
+                   size_t errlen)
 {
     ml_payload_t payload = {NULL, 0, 0};
     struct curl_slist *rcpt = NULL;
@@ -473,8 +474,9 @@ static int ml_drain(PGconn *pg, const ml_config_t *cfg)
     snprintf(batch, sizeof(batch), "%u", cfg->batch);
     while (!ml_stop) {
         const char *params[2] = {cfg->worker, batch};
-        PGresult *res = PQexecParams(pg, "SELECT id, recipient, subject, body, message_id FROM machi.outbox_claim($1::text, $2::int)",
-                                     2, NULL, params, NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams(pg, "SELECT id, recipient, subject, body, message_id FROM machi.outbox_claim($1::text, $2::int)", 2, NULL,
+                         params, NULL, NULL, 0);
         int i, n;
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -99,7 +99,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     gw_db_tick(gl->db);
     if (*gl->stop && !gl->stopping) {
         gl->stopping = 1;
-        gl->ctx.shutdown_requested = 1;
+        h2o_context_request_shutdown(&gl->ctx); /* no keep-alive, GOAWAY on HTTP/2 */
         for (i = 0; i != gl->num_listeners; ++i) {
             h2o_socket_read_stop(gl->listeners[i]);
             h2o_socket_close(gl->listeners[i]);

@@ -39,7 +39,8 @@ static int on_guard_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     gw_handler_track(req);
-    if (gw_static_has_dot_segment(req->path_normalized) || memchr(req->path_normalized.base, '\\', req->path_normalized.len) != NULL) {
+    if (gw_static_has_dot_segment(req->path_normalized) ||
+        memchr(req->path_normalized.base, '\\', req->path_normalized.len) != NULL) {
         h2o_send_error_404(req, "Not Found", "not found", H2O_SEND_ERROR_KEEP_HEADERS);
         return 0;
     }

@@ -20,7 +20,7 @@ static int checks;
     do {                                                                                                                           \
         ++checks;                                                                                                                  \
         if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
             ++failures;                                                                                                            \
         }                                                                                                                          \
     } while (0)
@@ -37,8 +37,8 @@ static void test_config(void)
     size_t sz;
     char err[256], path[] = "/tmp/gw-test-config-XXXXXX";
     int help, fd;
-    char *argv1[] = {"gw", "--listen", "127.0.0.1:9000", "--listen=[::1]:9001", "--plain-http", "--body-limit", "1M",
-                     "--threads=3"};
+    char *argv1[] = {"gw",           "--listen", "127.0.0.1:9000", "--listen=[::1]:9001", "--plain-http",
+                     "--body-limit", "1M",       "--threads=3"};
     char *argv_bad[] = {"gw", "--nope=1"};
     char *argv_help[] = {"gw", "--help"};
     const char *file = "# comment\n listen = 0.0.0.0:8080\nmax-headers=10\n\naccess-log = off\nhttp2 = yes\n";
@@ -106,21 +106,21 @@ static void test_config(void)
 static void test_validate(void)
 {
     CHECK(gw_validate_utf8(S("plain ascii")));
-    CHECK(gw_validate_utf8(S("\xe6\x97\xa5\xe6\x9c\xac")));     /* 日本 */
-    CHECK(gw_validate_utf8(S("\xf0\x9f\x98\x80")));             /* emoji */
-    CHECK(!gw_validate_utf8(S("\xff")));                        /* invalid byte */
-    CHECK(!gw_validate_utf8(S("\xc0\xaf")));                    /* overlong */
-    CHECK(!gw_validate_utf8(S("\xed\xa0\x80")));                /* surrogate */
-    CHECK(!gw_validate_utf8(S("\xe6\x97")));                    /* truncated */
-    CHECK(!gw_validate_utf8(S("\xf4\x90\x80\x80")));            /* > U+10FFFF */
+    CHECK(gw_validate_utf8(S("\xe6\x97\xa5\xe6\x9c\xac"))); /* 日本 */
+    CHECK(gw_validate_utf8(S("\xf0\x9f\x98\x80")));         /* emoji */
+    CHECK(!gw_validate_utf8(S("\xff")));                    /* invalid byte */
+    CHECK(!gw_validate_utf8(S("\xc0\xaf")));                /* overlong */
+    CHECK(!gw_validate_utf8(S("\xed\xa0\x80")));            /* surrogate */
+    CHECK(!gw_validate_utf8(S("\xe6\x97")));                /* truncated */
+    CHECK(!gw_validate_utf8(S("\xf4\x90\x80\x80")));        /* > U+10FFFF */
 
     CHECK(gw_validate_path(S("/v1/reports/123")));
     CHECK(gw_validate_path(S("/v1/%E6%97%A5")));
     CHECK(!gw_validate_path(S("")));
     CHECK(!gw_validate_path(S("v1")));
     CHECK(!gw_validate_path(S("/v1/\xff")));
-    CHECK(!gw_validate_path(S("/v1/%FF")));                     /* decodes to invalid UTF-8 */
-    CHECK(!gw_validate_path(S("/v1/%E6%97")));                  /* truncated after decoding */
+    CHECK(!gw_validate_path(S("/v1/%FF")));    /* decodes to invalid UTF-8 */
+    CHECK(!gw_validate_path(S("/v1/%E6%97"))); /* truncated after decoding */
     CHECK(!gw_validate_path(S("/v1/%00")));
     CHECK(!gw_validate_path(S("/v1/a\0b")));
     CHECK(!gw_validate_path(S("/v1/%zz")));
@@ -129,7 +129,7 @@ static void test_validate(void)
 
     CHECK(gw_validate_query(S("")));
     CHECK(gw_validate_query(S("a=1&b=%E6%97%A5")));
-    CHECK(gw_validate_query(S("a=%FF")));                       /* decoded bytes are the database's business */
+    CHECK(gw_validate_query(S("a=%FF"))); /* decoded bytes are the database's business */
     CHECK(!gw_validate_query(S("a=%00")));
     CHECK(!gw_validate_query(S("a=\0")));
     CHECK(!gw_validate_query(S("a=\xff")));
