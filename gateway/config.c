@@ -32,7 +32,7 @@ void gw_config_init(gw_config_t *cfg)
     cfg->max_headers = 64;
     cfg->max_header_bytes = 16384;
     cfg->request_timeout = 30;
-    cfg->idle_timeout = 10;
+    cfg->idle_timeout = 30;
     cfg->max_queued = 256;
     cfg->retry_after = 2;
     cfg->drain_timeout = 10;
@@ -470,8 +470,8 @@ void gw_config_usage(FILE *fp, const char *argv0)
             "  --max-header-bytes SIZE  largest total of header names and values; more gets 431 (default 16K)\n"
             "  --request-timeout SEC    longest wait for the database per request, then 504; also the\n"
             "                           statement_timeout of the gateway's sessions (default 30)\n"
-            "  --idle-timeout SEC       time to receive a complete request head, and keep-alive idle time;\n"
-            "                           slow clients are disconnected after it (default 10)\n"
+            "  --idle-timeout SEC       time to receive a complete request (head and body), and keep-alive\n"
+            "                           idle time; slow clients are disconnected after it (default 30)\n"
             "  --max-queued N           requests waiting for a database connection per thread; beyond it\n"
             "                           503 with Retry-After (default 256)\n"
             "  --retry-after SEC        Retry-After value on 503 answers (default 2)\n"

@@ -37,7 +37,8 @@ typedef struct st_gw_secfilter_t {
 } gw_secfilter_t;
 
 /*
- * The access logger; fd is opened once before the threads start.
+ * The access logger; fd is opened once before the threads start (-1 when
+ * the access log is off: request errors are still reported).
  */
 typedef struct st_gw_logger_t {
     h2o_logger_t super;
@@ -344,7 +345,7 @@ static int on_db_header(void *p, const char *name, size_t namelen, const char *v
  * timeout -> 504, connection-class errors -> 503, anything else -> 500.
  * The database message goes to the error log, never to the client.
  */
-static void gw_send_db_error(h2o_req_t *req, gw_reqctx_t *ctx, PGresult *res)
+static void gw_send_db_error(h2o_req_t *req, PGresult *res)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res != NULL ? PQresultErrorMessage(res) : "no result";
@@ -355,7 +356,7 @@ static void gw_send_db_error(h2o_req_t *req, gw_reqctx_t *ctx, PGresult *res)
     for (i = 0; line[i] != '\0'; ++i)
         if (line[i] == '\n' || line[i] == '\r')
             line[i] = ' ';
-    h2o_req_log_error(req, "machi", "request %s: database error %s: %s", ctx->request_id, state != NULL ? state : "-", line);
+    h2o_req_log_error(req, "machi", "database error %s: %s", state != NULL ? state : "-", line);
     if (state != NULL && strcmp(state, "57014") == 0)
         gw_reply_json(req, 504, "{\"error\":\"timeout\"}");
     else if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 || strcmp(state, "25006") == 0))
@@ -387,11 +388,11 @@ static void on_handle_result(gw_dbreq_t *dbreq, gw_db_outcome_t outcome, PGresul
         return;
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        gw_send_db_error(req, ctx, res);
+        gw_send_db_error(req, res);
         return;
     }
     if (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 4) {
-        h2o_req_log_error(req, "machi", "request %s: api.handle() returned an unexpected shape", ctx->request_id);
+        h2o_req_log_error(req, "machi", "api.handle() returned an unexpected shape");
         gw_reply_json(req, 502, "{\"error\":\"bad_gateway\"}");
         return;
     }
@@ -400,13 +401,13 @@ static void on_handle_result(gw_dbreq_t *dbreq, gw_db_outcome_t outcome, PGresul
         status = (int)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
     }
     if (status < 200 || status > 599) {
-        h2o_req_log_error(req, "machi", "request %s: api.handle() returned status %d", ctx->request_id, status);
+        h2o_req_log_error(req, "machi", "api.handle() returned status %d", status);
         gw_reply_json(req, 502, "{\"error\":\"bad_gateway\"}");
         return;
     }
     if (!PQgetisnull(res, 0, 1) &&
         gw_json_parse_object(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1), on_db_header, &st) != 0) {
-        h2o_req_log_error(req, "machi", "request %s: api.handle() returned malformed headers", ctx->request_id);
+        h2o_req_log_error(req, "machi", "api.handle() returned malformed headers");
         req->res.headers = (h2o_headers_t){NULL, 0, 0};
         h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, ctx->request_id, GW_REQUEST_ID_LEN, 1);
         gw_reply_json(req, 502, "{\"error\":\"bad_gateway\"}");
@@ -569,8 +570,11 @@ static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t 
 }
 
 /*
- * on_log_access writes the access log line of a finished request: no query
- * values, no headers, no body.
+ * on_log_access runs when a request is finished: it writes the errors
+ * recorded with h2o_req_log_error to the error log, tagged with the
+ * request id (h2o's own emission is off because it would print the raw
+ * path with its query), then the access log line: no query values, no
+ * headers, no body.
  */
 static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
 {
@@ -580,7 +584,7 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
     h2o_iovec_t method = req->input.method, path = req->input.path;
     double ms = 0;
     ssize_t i;
-    size_t len;
+    size_t len, j;
 
     gettimeofday(&now, NULL);
     if (begin.tv_sec != 0)
@@ -591,6 +595,11 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
         memcpy(rid, req->res.headers.entries[i].value.base, GW_REQUEST_ID_LEN);
         rid[GW_REQUEST_ID_LEN] = '\0';
     }
+    for (j = 0; j != req->error_logs.size; ++j)
+        gw_log("error", "request %s: [%s] %.*s", rid[0] != '\0' ? rid : "-", req->error_logs.entries[j].module,
+               (int)req->error_logs.entries[j].msg.len, req->error_logs.entries[j].msg.base);
+    if (self->fd < 0)
+        return;
     len = gw_accesslog_format(line, sizeof(line), &now, client[0] != '\0' ? client : "-", method.base, method.len, path.base,
                               path.len, req->res.status, req->bytes_sent, ms, rid);
     if (len != 0 && write(self->fd, line, len) < 0) {
@@ -612,21 +621,21 @@ int gw_handler_open_log(const gw_config_t *cfg)
 }
 
 /*
- * gw_handler_register_common attaches the security filter and the access
- * logger to a path (every path of the host, and its fallback, gets them).
+ * gw_handler_register_common attaches the security filter and the logger
+ * to a path (every path of the host, and its fallback, gets them).  logfd
+ * is the access log, or negative when it is off.
  */
 void gw_handler_register_common(h2o_pathconf_t *pathconf, const gw_config_t *cfg, int logfd)
 {
     gw_secfilter_t *f = (void *)h2o_create_filter(pathconf, sizeof(*f));
+    gw_logger_t *l = (void *)h2o_create_logger(pathconf, sizeof(*l));
 
     f->super.on_setup_ostream = on_setup_ostream;
     f->cfg = cfg;
-    if (logfd >= 0) {
-        gw_logger_t *l = (void *)h2o_create_logger(pathconf, sizeof(*l));
-        l->super.log_access = on_log_access;
-        l->cfg = cfg;
-        l->fd = logfd;
-    }
+    l->super.log_access = on_log_access;
+    l->cfg = cfg;
+    l->fd = logfd;
+    pathconf->error_log.emit_request_errors = 0;
 }
 
 /*

@@ -244,6 +244,8 @@ static int ml_parse_args(ml_config_t *cfg, int argc, char **argv)
     }
     if (cfg->password_file != NULL && (cfg->password = ml_read_password(cfg->password_file)) == NULL)
         return -1;
+    if (cfg->smtp_user != NULL && strncmp(cfg->smtp_url, "smtp://", 7) == 0 && cfg->use_ssl != CURLUSESSL_ALL)
+        ml_log("warning", "SMTP AUTH without --starttls required may send the password unencrypted");
     return 0;
 Bad:
     fprintf(stderr, "machi-mailer: invalid argument \"%s\" (see --help)\n", argv[i < argc ? i : argc - 1]);
@@ -319,13 +321,21 @@ static int ml_is_ascii(const char *s)
 static int ml_build_message(ml_payload_t *p, const ml_config_t *cfg, const char *to, const char *subject, const char *body,
                             const char *message_id)
 {
-    char line[1024];
-    char date[64];
+    char line[1024], date[64], idbuf[512];
+    size_t idlen = strlen(message_id);
     time_t now = time(NULL);
     struct tm tm;
     int n;
 
-    if (strpbrk(to, "\r\n<>,") != NULL || *to == '\0' || strpbrk(message_id, "\r\n<> ") != NULL || *message_id == '\0')
+    /* accept the id with or without its angle brackets */
+    if (idlen >= 2 && message_id[0] == '<' && message_id[idlen - 1] == '>') {
+        if (idlen - 2 >= sizeof(idbuf))
+            return -1;
+        memcpy(idbuf, message_id + 1, idlen - 2);
+        idbuf[idlen - 2] = '\0';
+        message_id = idbuf;
+    }
+    if (strpbrk(to, "\r\n<>, ") != NULL || *to == '\0' || strpbrk(message_id, "\r\n<> ") != NULL || *message_id == '\0')
         return -1;
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
@@ -488,8 +498,14 @@ static int ml_drain(PGconn *pg, const ml_config_t *cfg)
         for (i = 0; i != n; ++i) {
             const char *id = PQgetvalue(res, i, 0);
             char err[512];
-            /* a claimed message is sent even when a stop arrives meanwhile; the rest of the batch is then left
-             * 'sending' only if the process dies, so finish the batch */
+            if (ml_stop) {
+                /* hand the rest of the batch back for a later attempt rather than leave it 'sending' */
+                if (ml_ack(pg, id, 0, "mailer stopped before sending") != 0 && PQstatus(pg) != CONNECTION_OK) {
+                    PQclear(res);
+                    return -1;
+                }
+                continue;
+            }
             if (ml_send(cfg, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), err,
                         sizeof(err)) == 0) {
                 ml_log("info", "sent message %s", id);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include "server.h"
@@ -68,6 +69,37 @@ static int gw_listen_open(const gw_listen_t *addr, char *err, size_t errlen)
 }
 
 /*
+ * gw_pause_accepting stops reading the listeners for a tick when the
+ * process is out of file descriptors; otherwise the still-readable
+ * listener would make the loop spin.  on_tick resumes.
+ */
+static void gw_pause_accepting(gw_loop_t *gl)
+{
+    size_t i;
+
+    if (gl->accept_paused)
+        return;
+    gl->accept_paused = 1;
+    for (i = 0; i != gl->num_listeners; ++i)
+        h2o_socket_read_stop(gl->listeners[i]);
+    gw_log("warning", "out of file descriptors; not accepting for %d ms", TICK_MS);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/*
+ * gw_resume_accepting undoes gw_pause_accepting.
+ */
+static void gw_resume_accepting(gw_loop_t *gl)
+{
+    size_t i;
+
+    gl->accept_paused = 0;
+    for (i = 0; i != gl->num_listeners; ++i)
+        h2o_socket_read_start(gl->listeners[i], on_accept);
+}
+
+/*
  * on_accept takes new connections off a listener and hands them to h2o
  * (TLS handshake included).  Bounded per wake-up to stay fair.
  */
@@ -79,9 +111,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     for (i = 0; i != 32; ++i) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        h2o_socket_t *sock;
+        errno = 0;
+        if ((sock = h2o_evloop_socket_accept(listener)) == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                gw_pause_accepting(gl);
             break;
+        }
         h2o_accept(&gl->accept_ctx, sock);
     }
 }
@@ -97,6 +133,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     size_t i;
 
     gw_db_tick(gl->db);
+    if (gl->accept_paused && !*gl->stop)
+        gw_resume_accepting(gl);
     if (*gl->stop && !gl->stopping) {
         gl->stopping = 1;
         h2o_context_request_shutdown(&gl->ctx); /* no keep-alive, GOAWAY on HTTP/2 */
@@ -176,6 +214,14 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    {
+        /* every connection needs a descriptor: use all the hard limit allows */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);

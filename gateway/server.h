@@ -78,6 +78,7 @@ typedef struct st_gw_loop_t {
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
     size_t active_requests;
+    int accept_paused;
     int stopping;
     uint64_t drain_deadline;
     int done;

@@ -84,10 +84,16 @@ def test_db_headers_validated(gateway, mock_only):
 
 
 def test_db_error_hidden(gateway, mock_only):
-    r = gateway.get("/v1/fail")
+    r = gateway.get("/v1/fail?token=QUERYSECRET")
     assert r.status_code == 500
     assert b"mock failure" not in r.content
-    assert "mock failure" in gateway.errors()
+    rid = r.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while rid not in gateway.errors() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = [ln for ln in gateway.errors().splitlines() if rid in ln][0]
+    assert "mock failure" in line and "P0001" in line
+    assert "QUERYSECRET" not in gateway.errors()
 
 
 def test_health(gateway):
