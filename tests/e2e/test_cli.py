@@ -51,3 +51,31 @@ def test_config_file(cluster, mock_only):
         proc.terminate()
         assert proc.wait(10) == 0
         os.unlink(f.name)
+
+
+def test_ipv4_and_ipv6_listeners(cluster, certs, mock_only):
+    """Two --listen addresses, one of them IPv6 loopback, both served."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port6 = s.getsockname()[1]
+    except OSError:
+        import pytest
+
+        pytest.skip("no IPv6 loopback")
+    port4 = free_port()
+    proc = subprocess.Popen([GATEWAY_BIN, "--listen", f"127.0.0.1:{port4}", "--listen", f"[::1]:{port6}",
+                             "--tls-cert", certs.cert, "--tls-key", certs.key, "--conninfo",
+                             cluster.conninfo("machi_gateway"), "--threads", "2", "--access-log", "off"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
+    try:
+        for url in (f"https://127.0.0.1:{port4}/v1/echo", f"https://[::1]:{port6}/v1/echo"):
+            wait_until(lambda: requests.get(url, verify=certs.cert, timeout=2).status_code == 200, 10, 0.1,
+                       what=f"gateway on {url}")
+        r = requests.get(f"https://[::1]:{port6}/v1/echo", verify=certs.cert, timeout=5)
+        assert r.json()["client_addr"] == "::1"
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
