@@ -23,7 +23,6 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define CONNECT_TIMEOUT_MS 10000
 
 typedef enum en_gw_dbconn_state_t { CONN_DOWN, CONN_CONNECTING, CONN_PREPARING, CONN_READY } gw_dbconn_state_t;
 
@@ -43,6 +42,8 @@ typedef struct st_gw_dbconn_t {
     int write_pending;
     int broken;
     int failures;
+    unsigned host_index;
+    unsigned tried_in_cycle;
     uint64_t retry_at;
     uint64_t backoff;
     uint64_t started_at;
@@ -60,9 +61,7 @@ struct st_gw_db_t {
     h2o_linklist_t pending;
     size_t num_pending;
     h2o_timeout_t req_timeout;
-    char options[80];
-    const char *keywords[5];
-    const char *values[5];
+    gw_conninfo_t ci;
 };
 
 static const char SQL_HANDLE[] = "SELECT status::int4, headers::text, body FROM api.handle($1::text, $2::text, $3::text, "
@@ -164,8 +163,15 @@ static void conn_fail(gw_dbconn_t *c, const char *why)
     c->state = CONN_DOWN;
     c->broken = 0;
     conn_close(c);
-    c->retry_at = h2o_now(db->loop) + c->backoff;
-    c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
+    /* try the next host at once; back off only after a full round */
+    c->host_index = (c->host_index + 1) % db->ci.num_hosts;
+    if (++c->tried_in_cycle < db->ci.num_hosts) {
+        c->retry_at = h2o_now(db->loop);
+    } else {
+        c->tried_in_cycle = 0;
+        c->retry_at = h2o_now(db->loop) + c->backoff;
+        c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
+    }
 
     while (!h2o_linklist_is_empty(&victims)) {
         gw_dbreq_t *r = H2O_STRUCT_FROM_MEMBER(gw_dbreq_t, link, victims.next);
@@ -313,7 +319,8 @@ static void conn_start(gw_dbconn_t *c)
     gw_db_t *db = c->db;
 
     c->started_at = h2o_now(db->loop);
-    c->pg = PQconnectStartParams(db->keywords, db->values, 1);
+    gw_conninfo_select(&db->ci, c->host_index);
+    c->pg = PQconnectStartParams(db->ci.keywords, db->ci.values, 0);
     if (c->pg == NULL) {
         conn_fail(c, "out of memory");
         return;
@@ -374,6 +381,7 @@ static void process_results(gw_dbconn_t *c)
         } else if (--c->prepares_left == 0) {
             c->state = CONN_READY;
             c->backoff = BACKOFF_MIN_MS;
+            c->tried_in_cycle = 0;
             if (c->failures != 0)
                 gw_log("info", "database connection %u: ready (%s:%s)", c->index, PQhost(c->pg), PQport(c->pg));
             c->failures = 0;
@@ -569,7 +577,7 @@ void gw_db_tick(gw_db_t *db)
         gw_dbconn_t *c = db->conns + i;
         if (c->state == CONN_DOWN && now >= c->retry_at)
             conn_start(c);
-        else if ((c->state == CONN_CONNECTING || c->state == CONN_PREPARING) && now - c->started_at > CONNECT_TIMEOUT_MS)
+        else if ((c->state == CONN_CONNECTING || c->state == CONN_PREPARING) && now - c->started_at > db->ci.connect_timeout_ms)
             conn_fail(c, "connection attempt timed out");
     }
 }
@@ -591,14 +599,14 @@ void gw_db_stats(gw_db_t *db, unsigned *ready, unsigned *total, size_t *busy)
 }
 
 /*
- * gw_db_create builds the pool of one loop and starts connecting.  The
- * conninfo is expanded by libpq; target_session_attrs=read-write,
- * application_name and a statement_timeout of --request-timeout come
- * first so that the conninfo can still override them.
+ * gw_db_create builds the pool of one loop and starts connecting.  Each
+ * loop parses the conninfo itself (see conninfo.c) so that nothing is
+ * shared between threads.
  */
 gw_db_t *gw_db_create(h2o_evloop_t *loop, const gw_config_t *cfg)
 {
     gw_db_t *db = calloc(1, sizeof(*db));
+    char err[256];
     unsigned i;
 
     if (db == NULL)
@@ -607,12 +615,10 @@ gw_db_t *gw_db_create(h2o_evloop_t *loop, const gw_config_t *cfg)
     db->cfg = cfg;
     h2o_linklist_init_anchor(&db->pending);
     h2o_timeout_init(loop, &db->req_timeout, (uint64_t)cfg->request_timeout * 1000);
-    snprintf(db->options, sizeof(db->options), "-c statement_timeout=%llu", (unsigned long long)cfg->request_timeout * 1000);
-    db->keywords[0] = "target_session_attrs", db->values[0] = "read-write";
-    db->keywords[1] = "application_name", db->values[1] = "machi-gateway";
-    db->keywords[2] = "options", db->values[2] = db->options;
-    db->keywords[3] = "dbname", db->values[3] = cfg->conninfo;
-    db->keywords[4] = NULL, db->values[4] = NULL;
+    if (gw_conninfo_parse(&db->ci, cfg->conninfo, cfg->request_timeout * 1000, err, sizeof(err)) != 0) {
+        gw_log("fatal", "%s", err); /* cannot happen: main checked it */
+        abort();
+    }
     db->num_conns = cfg->db_connections;
     db->conns = calloc(db->num_conns, sizeof(*db->conns));
     if (db->conns == NULL)
@@ -622,6 +628,7 @@ gw_db_t *gw_db_create(h2o_evloop_t *loop, const gw_config_t *cfg)
         c->db = db;
         c->index = i;
         c->backoff = BACKOFF_MIN_MS;
+        c->host_index = i % db->ci.num_hosts; /* spread first attempts over the hosts */
         h2o_linklist_init_anchor(&c->inflight);
         conn_start(c);
     }
@@ -646,6 +653,7 @@ void gw_db_destroy(gw_db_t *db)
         conn_close(c);
     }
     fail_pending(db);
+    gw_conninfo_free(&db->ci);
     free(db->conns);
     free(db);
 }

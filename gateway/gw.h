@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <libpq-fe.h>
 
 #define GW_VERSION "0.1.0"
 #define GW_MAX_LISTEN 16
@@ -89,6 +90,28 @@ int gw_json_escape(gw_buf_t *buf, const char *s, size_t len);
 
 typedef int (*gw_json_pair_cb)(void *ctx, const char *name, size_t namelen, const char *value, size_t valuelen);
 int gw_json_parse_object(const char *s, size_t len, gw_json_pair_cb cb, void *ctx);
+
+/* ---- conninfo.c -------------------------------------------------------- */
+
+/*
+ * The parsed connection string of the gateway: keyword/value arrays for
+ * PQconnectStartParams with one slot each for host, hostaddr and port,
+ * which gw_conninfo_select fills with the target of an attempt.
+ */
+typedef struct st_gw_conninfo_t {
+    const char **keywords;
+    const char **values;
+    size_t host_slot, hostaddr_slot, port_slot;
+    char **hosts, **hostaddrs, **ports;
+    unsigned num_hosts;
+    unsigned connect_timeout_ms;
+    char options[512];
+    PQconninfoOption *parsed;
+} gw_conninfo_t;
+
+int gw_conninfo_parse(gw_conninfo_t *ci, const char *conninfo, unsigned statement_timeout_ms, char *err, size_t errlen);
+void gw_conninfo_select(gw_conninfo_t *ci, unsigned index);
+void gw_conninfo_free(gw_conninfo_t *ci);
 
 /* ---- accesslog.c ------------------------------------------------------- */
 

@@ -212,6 +212,13 @@ int main(int argc, char **argv)
     if (gw_config_check(&srv.cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "machi-gateway: %s\n", err);
         return 2;
+    } else {
+        gw_conninfo_t ci;
+        if (gw_conninfo_parse(&ci, srv.cfg.conninfo, srv.cfg.request_timeout * 1000, err, sizeof(err)) != 0) {
+            fprintf(stderr, "machi-gateway: %s\n", err);
+            return 2;
+        }
+        gw_conninfo_free(&ci);
     }
     signal(SIGPIPE, SIG_IGN);
     {

@@ -243,6 +243,60 @@ static void test_accesslog(void)
 }
 
 /*
+ * kv returns the value of keyword in ci's arrays (NULL if absent).
+ */
+static const char *kv(const gw_conninfo_t *ci, const char *keyword)
+{
+    size_t i;
+
+    for (i = 0; ci->keywords[i] != NULL; ++i)
+        if (strcmp(ci->keywords[i], keyword) == 0)
+            return ci->values[i];
+    return NULL;
+}
+
+/*
+ * test_conninfo checks the splitting of multi-host connection strings and
+ * the defaults the gateway adds.
+ */
+static void test_conninfo(void)
+{
+    gw_conninfo_t ci;
+    char err[256];
+
+    CHECK(gw_conninfo_parse(&ci, "host=db1,db2 port=5433 dbname=machi user=machi_gateway", 30000, err, sizeof(err)) == 0);
+    CHECK(ci.num_hosts == 2);
+    CHECK(strcmp(kv(&ci, "host"), "db1") == 0 && strcmp(kv(&ci, "port"), "5433") == 0);
+    CHECK(strcmp(kv(&ci, "target_session_attrs"), "read-write") == 0);
+    CHECK(strcmp(kv(&ci, "application_name"), "machi-gateway") == 0);
+    CHECK(strcmp(kv(&ci, "options"), "-c statement_timeout=30000") == 0);
+    CHECK(strcmp(kv(&ci, "dbname"), "machi") == 0);
+    CHECK(ci.connect_timeout_ms == 5000);
+    gw_conninfo_select(&ci, 1);
+    CHECK(strcmp(kv(&ci, "host"), "db2") == 0 && strcmp(kv(&ci, "port"), "5433") == 0);
+    gw_conninfo_select(&ci, 2);
+    CHECK(strcmp(kv(&ci, "host"), "db1") == 0);
+    gw_conninfo_free(&ci);
+
+    CHECK(gw_conninfo_parse(&ci, "postgresql://u@h1:1,h2:2/machi?target_session_attrs=any&connect_timeout=3&options=-c%20x%3Dy",
+                            1000, err, sizeof(err)) == 0);
+    CHECK(ci.num_hosts == 2 && strcmp(kv(&ci, "target_session_attrs"), "any") == 0);
+    CHECK(ci.connect_timeout_ms == 3000);
+    CHECK(strcmp(kv(&ci, "options"), "-c statement_timeout=1000 -c x=y") == 0);
+    gw_conninfo_select(&ci, 1);
+    CHECK(strcmp(kv(&ci, "host"), "h2") == 0 && strcmp(kv(&ci, "port"), "2") == 0);
+    gw_conninfo_free(&ci);
+
+    CHECK(gw_conninfo_parse(&ci, "dbname=machi", 1000, err, sizeof(err)) == 0);
+    CHECK(ci.num_hosts == 1 && kv(&ci, "host") == NULL);
+    gw_conninfo_free(&ci);
+
+    CHECK(gw_conninfo_parse(&ci, "host=a,b,c port=1,2", 1000, err, sizeof(err)) == -1 && strstr(err, "differ") != NULL);
+    CHECK(gw_conninfo_parse(&ci, "bogus=1", 1000, err, sizeof(err)) == -1 && strstr(err, "invalid conninfo") != NULL);
+    CHECK(gw_conninfo_parse(&ci, "host='unterminated", 1000, err, sizeof(err)) == -1);
+}
+
+/*
  * main runs every group and reports a summary; exit status 1 on failure.
  */
 int main(void)
@@ -251,6 +305,7 @@ int main(void)
     test_validate();
     test_json();
     test_accesslog();
+    test_conninfo();
     printf("%d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

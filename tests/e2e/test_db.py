@@ -163,3 +163,21 @@ def test_follows_promoted_standby(certs, make_gateway, mock_only):
         if standby is not None:
             standby.destroy()
         primary.destroy()
+
+
+def test_unresponsive_first_host_is_skipped(cluster, make_gateway, mock_only):
+    """A first host that accepts TCP but never answers is given up after connect_timeout; the next one is used."""
+    if cluster.external:
+        return
+    import socket as socketmod
+
+    with socketmod.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)  # never accepted: the startup packet is never answered
+        port = blackhole.getsockname()[1]
+        conninfo = (f"host=127.0.0.1,{cluster.host} port={port},{cluster.port} dbname={cluster.dbname} "
+                    f"user=machi_gateway connect_timeout=2")
+        t0 = time.monotonic()
+        g = make_gateway("--conninfo", conninfo, "--threads", "1", wait_ready=False)
+        wait_until(lambda: g.get("/v1/echo").status_code == 200, 15, 0.1, what="second host used")
+        assert time.monotonic() - t0 < 10
