@@ -435,8 +435,9 @@ Exit:
  */
 static PGconn *ml_connect(const ml_config_t *cfg)
 {
-    const char *keys[] = {"application_name", "connect_timeout", "dbname", NULL};
-    const char *vals[] = {"machi-mailer", "10", cfg->conninfo, NULL};
+    /* defaults first: the conninfo (expanded from dbname) may override them */
+    const char *keys[] = {"application_name", "connect_timeout", "target_session_attrs", "dbname", NULL};
+    const char *vals[] = {"machi-mailer", "10", "read-write", cfg->conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     PGresult *res;
 
@@ -540,11 +541,23 @@ static int ml_wait(PGconn *pg, unsigned seconds, const sigset_t *unblocked)
     int fd = pg != NULL ? PQsocket(pg) : -1, r;
     PGnotify *n;
 
+    if (ml_stop)
+        return 0;
+    if (pg != NULL) {
+        /* a NOTIFY may have arrived while claiming or acking: then look again at once */
+        int pending = 0;
+        if (!PQconsumeInput(pg))
+            return -1;
+        while ((n = PQnotifies(pg)) != NULL) {
+            PQfreemem(n);
+            pending = 1;
+        }
+        if (pending)
+            return 0;
+    }
     FD_ZERO(&rfds);
     if (fd >= 0)
         FD_SET(fd, &rfds);
-    if (ml_stop)
-        return 0;
     r = pselect(fd + 1, &rfds, NULL, NULL, &ts, unblocked);
     if (r > 0 && pg != NULL) {
         if (!PQconsumeInput(pg))
