@@ -260,15 +260,39 @@ class Gateway:
 
 
 class SmtpSink:
-    """An aiosmtpd server on loopback recording every message (with a delay per message)."""
+    """An aiosmtpd server on loopback recording every message.
 
-    def __init__(self, delay=0.0):
+    mode: "plain", "starttls" (STARTTLS required) or "implicit" (SMTPS); certs
+    is needed for the TLS modes; auth=(user, password) requires AUTH; delay
+    slows every DATA down (to catch a mailer mid-batch).
+    """
+
+    def __init__(self, delay=0.0, mode="plain", certs=None, auth=None):
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.messages = []
+        self.logins = []
         self.lock = threading.Lock()
         self.delay = delay
         sink = self
+        kwargs = {}
+        if mode != "plain":
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(certs.cert, certs.key)
+            if mode == "starttls":
+                kwargs.update(tls_context=tls, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=tls)
+        if auth is not None:
+            def authenticator(server, session, envelope, mechanism, auth_data):
+                login = (auth_data.login.decode(), auth_data.password.decode())
+                with sink.lock:
+                    sink.logins.append(login)
+                return AuthResult(success=login == auth)
+
+            # aiosmtpd does not see implicit TLS as TLS, so only STARTTLS mode insists on it itself
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=mode == "starttls")
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
@@ -281,7 +305,7 @@ class SmtpSink:
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kwargs)
         self.controller.start()
 
     def message_ids(self):

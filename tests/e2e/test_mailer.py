@@ -161,3 +161,58 @@ def test_help_and_no_password_on_argv():
                          capture_output=True, text=True, timeout=10)
     assert bad.returncode == 2
     assert "password" in bad.stderr
+
+
+def test_starttls_required_delivers(cluster, certs, outbox, mailers):
+    sink = SmtpSink(mode="starttls", certs=certs)
+    try:
+        m = Mailer(cluster, sink.port, "--starttls", "required", "--ca-file", certs.cert)
+        mailers.append(m)
+        enqueue(outbox, 1)
+        wait_until(lambda: len(sink.messages) == 1, 10, what="delivery over STARTTLS")
+    finally:
+        sink.stop()
+
+
+def test_starttls_required_refuses_plain_server(cluster, outbox, smtp_sink, mailers):
+    m = Mailer(cluster, smtp_sink.port, "--starttls", "required")
+    mailers.append(m)
+    enqueue(outbox, 1)
+    wait_until(lambda: outbox.execute("SELECT last_error FROM machi.outbox").fetchone()[0] is not None, 10,
+               what="failure ack")
+    assert not smtp_sink.messages
+
+
+def test_untrusted_server_certificate_refused(cluster, certs, outbox, mailers):
+    sink = SmtpSink(mode="starttls", certs=certs)
+    try:
+        m = Mailer(cluster, sink.port, "--starttls", "required")  # no --ca-file: the self-signed cert is not trusted
+        mailers.append(m)
+        enqueue(outbox, 1)
+        wait_until(lambda: outbox.execute("SELECT last_error FROM machi.outbox").fetchone()[0] is not None, 10,
+                   what="failure ack")
+        assert not sink.messages
+    finally:
+        sink.stop()
+
+
+def test_smtps_with_auth_from_file(cluster, certs, outbox, mailers):
+    sink = SmtpSink(mode="implicit", certs=certs, auth=("machi", "s3cret pass"))
+    pwfile = tempfile.NamedTemporaryFile("w", prefix="machi-e2e-pw-", dir="/tmp", delete=False)
+    try:
+        pwfile.write("s3cret pass\n")
+        pwfile.close()
+        args = [MAILER_BIN, "--conninfo", cluster.conninfo("machi_mailer"), "--smtp-url",
+                f"smtps://127.0.0.1:{sink.port}", "--ca-file", certs.cert, "--smtp-user", "machi",
+                "--smtp-password-file", pwfile.name, "--from", "noreply@machi.test", "--poll-interval", "1"]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
+        try:
+            enqueue(outbox, 1)
+            wait_until(lambda: len(sink.messages) == 1, 10, what="delivery over SMTPS with AUTH")
+            assert sink.logins == [("machi", "s3cret pass")]
+        finally:
+            proc.terminate()
+            assert proc.wait(10) == 0
+    finally:
+        sink.stop()
+        os.unlink(pwfile.name)
