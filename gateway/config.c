@@ -50,6 +50,7 @@ void gw_config_free(gw_config_t *cfg)
     free(cfg->conninfo);
     free(cfg->static_dir);
     free(cfg->access_log);
+    free(cfg->user);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -235,6 +236,11 @@ int gw_config_set(gw_config_t *cfg, const char *key, const char *value, char *er
     if (strcmp(key, "static-dir") == 0) {
         NEED_VALUE();
         replace_str(&cfg->static_dir, value);
+        return 0;
+    }
+    if (strcmp(key, "user") == 0) {
+        NEED_VALUE();
+        replace_str(&cfg->user, value);
         return 0;
     }
     if (strcmp(key, "access-log") == 0) {
@@ -478,6 +484,8 @@ void gw_config_usage(FILE *fp, const char *argv0)
             "  --drain-timeout SEC      on SIGTERM, longest wait for in-flight requests (default 10)\n"
             "  --static-dir DIR         serve files of DIR under /console/ (off by default)\n"
             "  --access-log PATH        access log file, \"-\" for standard output, \"off\" to disable (default -)\n"
+            "  --user NAME              switch to this user after binding the listeners and reading the TLS key\n"
+            "                           (when started as root)\n"
             "  --trust-proxy            take the client address from the last X-Forwarded-For entry\n"
             "  --http2                  offer HTTP/2 via ALPN (off by default). WARNING: Debian's h2o 2.2.5 lacks the\n"
             "                           2023 HTTP/2 rapid-reset fix (CVE-2023-44487); enable only behind a proxy\n"

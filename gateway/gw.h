@@ -52,6 +52,7 @@ typedef struct st_gw_config_t {
     unsigned drain_timeout;
     char *static_dir;
     char *access_log;
+    char *user;
     int http2;
     int trust_proxy;
 } gw_config_t;

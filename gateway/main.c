@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "server.h"
+#include <h2o/serverutil.h>
 
 #define TICK_MS 100
 
@@ -277,6 +278,15 @@ int main(int argc, char **argv)
             }
         }
         gl->num_listeners = srv.cfg.num_listen;
+    }
+    /* everything privileged is done: listeners bound, key and log opened */
+    if (srv.cfg.user != NULL) {
+        if (h2o_setuidgid(srv.cfg.user) != 0) {
+            fprintf(stderr, "machi-gateway: cannot switch to user %s\n", srv.cfg.user);
+            return 1;
+        }
+    } else if (geteuid() == 0) {
+        gw_log("warning", "running as root; use --user to switch to an unprivileged user");
     }
     for (t = 0; t != srv.cfg.threads; ++t) {
         if (pthread_create(&srv.loops[t].tid, NULL, gw_loop_run, srv.loops + t) != 0) {

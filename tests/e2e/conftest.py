@@ -83,7 +83,7 @@ class Cluster:
             return
         self.dir = tempfile.mkdtemp(prefix="machi-e2e-pg-", dir="/tmp")
         shutil.chown(self.dir, "postgres")
-        os.chmod(self.dir, 0o700)
+        os.chmod(self.dir, 0o711)  # the socket must be reachable for gateways started with --user
         self.host = self.dir
         self.port = free_port()
         self.dbname = "machi"

@@ -11,7 +11,7 @@ from conftest import CHILD_ENV, GATEWAY_BIN, free_port, wait_until
 OPTIONS = ["--config", "--listen", "--tls-cert", "--tls-key", "--plain-http", "--conninfo", "--threads",
            "--db-connections", "--pipeline-depth", "--body-limit", "--max-headers", "--max-header-bytes",
            "--request-timeout", "--idle-timeout", "--max-queued", "--retry-after", "--drain-timeout", "--static-dir",
-           "--access-log", "--trust-proxy", "--http2", "--help"]
+           "--access-log", "--user", "--trust-proxy", "--http2", "--help"]
 
 
 def run(*args):
@@ -79,3 +79,14 @@ def test_ipv4_and_ipv6_listeners(cluster, certs, mock_only):
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_drops_privileges_with_user(make_gateway, mock_only):
+    import pwd
+
+    g = make_gateway("--user", "nobody")
+    assert g.get("/v1/echo").status_code == 200
+    with open(f"/proc/{g.proc.pid}/status") as f:
+        uids = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
+    assert set(uids) == {str(pwd.getpwnam("nobody").pw_uid)}
+    assert "running as root" not in g.errors()
