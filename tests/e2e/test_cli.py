@@ -90,3 +90,19 @@ def test_drops_privileges_with_user(make_gateway, mock_only):
         uids = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
     assert set(uids) == {str(pwd.getpwnam("nobody").pw_uid)}
     assert "running as root" not in g.errors()
+
+
+def test_sighup_reopens_access_log(make_gateway):
+    import signal
+
+    g = make_gateway()
+    assert g.get("/v1/health").status_code == 200
+    wait_until(lambda: "/v1/health" in g.access(), 5, what="first log line")
+    os.rename(g.access_log, g.access_log + ".1")
+    g.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: os.path.exists(g.access_log), 5, what="log reopened")
+    r = g.get("/v1/health")
+    wait_until(lambda: r.headers["x-request-id"] in g.access(), 5, what="line in the new log")
+    with open(g.access_log + ".1") as f:
+        assert r.headers["x-request-id"] not in f.read()
+    assert g.alive()
