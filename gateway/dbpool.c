@@ -311,6 +311,16 @@ static void connect_step(gw_dbconn_t *c)
 }
 
 /*
+ * on_notice drops NOTICE/WARNING messages of the server: libpq would print
+ * them to standard error, and they may carry request data.
+ */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/*
  * conn_start begins a non-blocking connection attempt.  The multi-host
  * list and target_session_attrs are handled inside libpq.
  */
@@ -329,6 +339,7 @@ static void conn_start(gw_dbconn_t *c)
         conn_fail(c, PQerrorMessage(c->pg));
         return;
     }
+    PQsetNoticeProcessor(c->pg, on_notice, NULL);
     c->state = CONN_CONNECTING;
     if (watch_socket(c, PGRES_POLLING_WRITING) != 0)
         conn_fail(c, "cannot watch the database socket");

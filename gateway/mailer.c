@@ -430,6 +430,15 @@ Exit:
 }
 
 /*
+ * on_notice drops server notices instead of letting libpq print them.
+ */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/*
  * ml_connect opens the database session and LISTENs.  Returns NULL (after
  * logging) when the database is not reachable.
  */
@@ -446,6 +455,7 @@ static PGconn *ml_connect(const ml_config_t *cfg)
         PQfinish(pg);
         return NULL;
     }
+    PQsetNoticeProcessor(pg, on_notice, NULL);
     res = PQexec(pg, "LISTEN machi_outbox");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         ml_log("warning", "LISTEN failed: %s", PQresultErrorMessage(res));

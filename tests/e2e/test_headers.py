@@ -138,3 +138,10 @@ def test_trust_proxy_option(make_gateway, mock_only):
     assert r.json()["client_addr"] == "203.0.113.9"
     r = g.get("/v1/echo", headers={"X-Forwarded-For": "not-an-ip"})
     assert r.json()["client_addr"] == "127.0.0.1"
+
+
+def test_db_notices_not_logged(gateway, mock_only):
+    r = gateway.get("/v1/notice?secret=NOTICESECRET")
+    assert r.status_code == 200 and r.content == b"noticed"
+    time.sleep(0.2)
+    assert "NOTICESECRET" not in gateway.errors()
