@@ -519,7 +519,9 @@ static void on_request_timeout(h2o_timeout_entry_t *entry)
 
 /*
  * gw_db_new_request allocates a zeroed request; the caller fills stmt,
- * parameters, cb and data, then hands it to gw_db_submit.
+ * parameters, cb and data, then hands it to gw_db_submit.  It is heap
+ * memory, not from req->pool, because a request whose client went away
+ * stays in the pipeline until its result has been read.
  */
 gw_dbreq_t *gw_db_new_request(void)
 {
