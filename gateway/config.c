@@ -272,8 +272,12 @@ int gw_config_set(gw_config_t *cfg, const char *key, const char *value, char *er
         ok = parse_uint(value, 1, 3600, &cfg->retry_after);
     else if (strcmp(key, "drain-timeout") == 0)
         ok = parse_uint(value, 0, 3600, &cfg->drain_timeout);
-    else if (strcmp(key, "body-limit") == 0)
+    else if (strcmp(key, "body-limit") == 0) {
+        /* the body travels as one bytea parameter: libpq lengths are int, PostgreSQL values stay below 1 GiB */
         ok = gw_config_parse_size(value, &cfg->body_limit);
+        if (ok == 0 && cfg->body_limit > 512 * 1024 * 1024)
+            ok = -1;
+    }
     else if (strcmp(key, "max-header-bytes") == 0) {
         ok = gw_config_parse_size(value, &cfg->max_header_bytes);
         if (ok == 0 && (cfg->max_header_bytes < 256 || cfg->max_header_bytes > 65536))
@@ -471,7 +475,7 @@ void gw_config_usage(FILE *fp, const char *argv0)
             "  --threads N              event loops, one per thread (default: number of cores)\n"
             "  --db-connections N       database connections per thread (default 4)\n"
             "  --pipeline-depth N       requests in flight per database connection (default 16)\n"
-            "  --body-limit SIZE        largest request body, K/M/G suffixes; larger gets 413 (default 12M)\n"
+            "  --body-limit SIZE        largest request body, K/M suffixes, at most 512M; larger gets 413 (default 12M)\n"
             "  --max-headers N          most request header fields, at most 100; more gets 431 (default 64)\n"
             "  --max-header-bytes SIZE  largest total of header names and values; more gets 431 (default 16K)\n"
             "  --request-timeout SEC    longest wait for the database per request, then 504; also the\n"

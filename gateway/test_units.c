@@ -71,6 +71,8 @@ static void test_config(void)
     CHECK(gw_config_parse_args(&cfg, 2, argv_bad, &help, err, sizeof(err)) == -1 && strstr(err, "unknown option") != NULL);
     CHECK(gw_config_parse_args(&cfg, 2, argv_help, &help, err, sizeof(err)) == 0 && help);
     CHECK(gw_config_set(&cfg, "max-headers", "101", err, sizeof(err)) == -1);
+    CHECK(gw_config_set(&cfg, "body-limit", "1G", err, sizeof(err)) == -1);
+    CHECK(gw_config_set(&cfg, "body-limit", "512M", err, sizeof(err)) == 0 && cfg.body_limit == 512 * 1024 * 1024);
     CHECK(gw_config_set(&cfg, "max-headers", "abc", err, sizeof(err)) == -1);
     CHECK(gw_config_set(&cfg, "threads", "0", err, sizeof(err)) == -1);
     CHECK(gw_config_set(&cfg, "conninfo", "", err, sizeof(err)) == -1);
