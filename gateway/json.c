@@ -4,8 +4,8 @@
  * Request headers go to api.handle() as a flat JSON object and response
  * headers come back as one; nothing else is JSON in the gateway.  So this
  * file has a string escaper and a parser for flat objects whose values are
- * strings (numbers and booleans are passed through as their text), and no
- * general JSON library.
+ * strings or arrays of strings (numbers and booleans are passed through as
+ * their text), and no general JSON library.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -261,8 +261,9 @@ static int parse_scalar(gw_json_parser_t *jp, gw_buf_t *out)
 
 /*
  * gw_json_parse_object walks a flat JSON object and calls cb for every
- * name/value pair with the unescaped (NUL-terminated) strings.  Nested
- * objects and arrays are rejected.  Returns 0 on success, -1 on malformed
+ * name/value pair with the unescaped (NUL-terminated) strings.  A value
+ * may also be an array of strings, giving one call per element.  Nested
+ * objects and other arrays are rejected.  Returns 0 on success, -1 on malformed
  * input or when cb returns non-zero.
  */
 int gw_json_parse_object(const char *s, size_t len, gw_json_pair_cb cb, void *ctx)
@@ -289,14 +290,39 @@ int gw_json_parse_object(const char *s, size_t len, gw_json_pair_cb cb, void *ct
             goto Exit;
         ++jp.p;
         skip_ws(&jp);
-        if (jp.p < jp.end && *jp.p == '"') {
-            if (parse_string(&jp, &value) != 0)
+        if (jp.p < jp.end && *jp.p == '[') {
+            /* an array of strings: one pair per element (several Set-Cookie headers) */
+            ++jp.p;
+            skip_ws(&jp);
+            if (jp.p < jp.end && *jp.p == ']') {
+                ++jp.p;
+            } else {
+                for (;;) {
+                    skip_ws(&jp);
+                    if (parse_string(&jp, &value) != 0 || cb(ctx, name.base, name.len, value.base, value.len) != 0)
+                        goto Exit;
+                    skip_ws(&jp);
+                    if (jp.p < jp.end && *jp.p == ',') {
+                        ++jp.p;
+                        continue;
+                    }
+                    if (jp.p < jp.end && *jp.p == ']') {
+                        ++jp.p;
+                        break;
+                    }
+                    goto Exit;
+                }
+            }
+        } else {
+            if (jp.p < jp.end && *jp.p == '"') {
+                if (parse_string(&jp, &value) != 0)
+                    goto Exit;
+            } else if (parse_scalar(&jp, &value) != 0) {
                 goto Exit;
-        } else if (parse_scalar(&jp, &value) != 0) {
-            goto Exit;
+            }
+            if (cb(ctx, name.base, name.len, value.base, value.len) != 0)
+                goto Exit;
         }
-        if (cb(ctx, name.base, name.len, value.base, value.len) != 0)
-            goto Exit;
         skip_ws(&jp);
         if (jp.p < jp.end && *jp.p == ',') {
             ++jp.p;

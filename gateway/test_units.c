@@ -207,6 +207,12 @@ static void test_json(void)
     memset(&p, 0, sizeof(p));
     CHECK(gw_json_parse_object(S("{\"x\": \"a\\r\\nb\"}"), collect, &p) == 0 && strcmp(p.text, "x=a\r\nb;") == 0);
     memset(&p, 0, sizeof(p));
+    memset(&p, 0, sizeof(p));
+    CHECK(gw_json_parse_object(S("{\"set-cookie\": [\"a=1\", \"b=2\"], \"x\": [], \"y\": \"z\"}"), collect, &p) == 0);
+    CHECK(p.n == 3 && strcmp(p.text, "set-cookie=a=1;set-cookie=b=2;y=z;") == 0);
+    CHECK(gw_json_parse_object(S("{\"a\": [1]}"), collect, &p) == -1);
+    CHECK(gw_json_parse_object(S("{\"a\": [\"b\",]}"), collect, &p) == -1);
+    CHECK(gw_json_parse_object(S("{\"a\": [[\"b\"]]}"), collect, &p) == -1);
     CHECK(gw_json_parse_object(S("{\"a\": {\"b\": 1}}"), collect, &p) == -1);
     CHECK(gw_json_parse_object(S("{\"a\": \"b\""), collect, &p) == -1);
     CHECK(gw_json_parse_object(S("{\"a\" \"b\"}"), collect, &p) == -1);

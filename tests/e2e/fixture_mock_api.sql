@@ -39,11 +39,17 @@ BEGIN
     ELSIF p_path = '/v1/evil-headers' THEN
         RETURN QUERY SELECT 200,
             jsonb_build_object('content-type', 'text/plain', 'x-evil', E'a\r\nset-cookie: x=1',
-                               'x-good', 'fine', 'content-length', '99999'),
+                               'x-good', 'fine', 'content-length', '99999',
+                               'x-list', jsonb_build_array('one', E'two\nthree', 'four')),
             convert_to('evil', 'UTF8');
     ELSIF p_path = '/v1/notice' THEN
         RAISE NOTICE 'notice with request data %', p_query;
         RETURN QUERY SELECT 200, '{"content-type": "text/plain"}'::jsonb, convert_to('noticed', 'UTF8');
+    ELSIF p_path = '/v1/cookies' THEN
+        RETURN QUERY SELECT 200,
+            jsonb_build_object('content-type', 'text/plain',
+                               'set-cookie', jsonb_build_array('a=1; Secure; HttpOnly', 'b=2; Secure; HttpOnly')),
+            convert_to('cookies', 'UTF8');
     ELSIF p_path = '/v1/cached' THEN
         RETURN QUERY SELECT 200, '{"content-type": "text/plain", "cache-control": "public, max-age=60"}'::jsonb,
             convert_to('cached', 'UTF8');

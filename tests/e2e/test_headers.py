@@ -51,6 +51,13 @@ def test_security_headers_on_errors(gateway, mock_only):
         assert HEX32.match(r.headers["x-request-id"])
 
 
+def test_several_set_cookie_headers(gateway, mock_only):
+    raw = gateway.raw_request(b"GET /v1/cookies HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    head = raw.split(b"\r\n\r\n")[0].lower()
+    assert head.count(b"set-cookie: ") == 2
+    assert b"set-cookie: a=1; secure; httponly" in head and b"set-cookie: b=2; secure; httponly" in head
+
+
 def test_csp_on_html_and_db_cache_control_kept(gateway, mock_only):
     r = gateway.get("/v1/page")
     assert r.headers["content-security-policy"] == (
@@ -80,6 +87,7 @@ def test_db_headers_validated(gateway, mock_only):
     assert "x-evil" not in r.headers
     assert "set-cookie" not in r.headers
     assert r.headers["x-good"] == "fine"
+    assert r.headers["x-list"] == "one, four"  # two headers; the element with a newline was dropped
     assert r.content == b"evil"
 
 
