@@ -479,7 +479,7 @@ void gw_config_usage(FILE *fp, const char *argv0)
             "  --max-headers N          most request header fields, at most 100; more gets 431 (default 64)\n"
             "  --max-header-bytes SIZE  largest total of header names and values; more gets 431 (default 16K)\n"
             "  --request-timeout SEC    longest wait for the database per request, then 504; also the\n"
-            "                           statement_timeout of the gateway's sessions (default 30)\n"
+            "                           statement_timeout of its database connections (default 30)\n"
             "  --idle-timeout SEC       time to receive a complete request (head and body), and keep-alive\n"
             "                           idle time; slow clients are disconnected after it (default 30)\n"
             "  --max-queued N           requests waiting for a database connection per thread; beyond it\n"

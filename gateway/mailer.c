@@ -439,7 +439,7 @@ static void on_notice(void *arg, const char *message)
 }
 
 /*
- * ml_connect opens the database session and LISTENs.  Returns NULL (after
+ * ml_connect opens the database connection and LISTENs.  Returns NULL (after
  * logging) when the database is not reachable.
  */
 static PGconn *ml_connect(const ml_config_t *cfg)

@@ -155,7 +155,7 @@ def test_follows_promoted_standby(certs, make_gateway, mock_only):
         assert g.get("/v1/echo").status_code == 200
         primary.stop("immediate")
         time.sleep(0.3)
-        # the standby alone is read-only: no session may be used
+        # the standby alone is read-only: the gateway must not use it
         assert g.get("/v1/echo").status_code == 503
         standby.promote()
         wait_until(lambda: g.get("/v1/echo").status_code == 200, 15, 0.1, what="failover to the promoted standby")
