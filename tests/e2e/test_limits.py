@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 
 def status_of(resp):
@@ -118,3 +119,16 @@ def test_slow_client_closed_and_does_not_block_others(gateway):
     assert not t.is_alive()
     assert served >= 10
     assert closed_after and closed_after[0] < 8, closed_after
+
+
+def test_chunked_body_forwarded(gateway, mock_only):
+    body = b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    resp = gateway.raw_request(b"POST /v1/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                               b"Connection: close\r\n\r\n" + body)
+    assert status_of(resp) == 200
+    assert b'"body_hex" : "6162636465"' in resp
+
+
+def test_head_health(gateway):
+    r = requests.head(gateway.base + "/v1/health", verify=gateway.certs.cert, timeout=5)
+    assert r.status_code == 200 and r.content == b""
