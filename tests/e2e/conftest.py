@@ -89,21 +89,25 @@ class Cluster:
         self.dbname = "machi"
         self.superuser = "postgres"
         self.data = os.path.join(self.dir, "data")
-        if standby_of is not None:
-            # a streaming standby of another throwaway cluster (for failover tests)
-            as_postgres(os.path.join(PGBIN, "pg_basebackup"), "-D", self.data, "-h", standby_of.host, "-p",
-                        str(standby_of.port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        try:
+            if standby_of is not None:
+                # a streaming standby of another throwaway cluster (for failover tests)
+                as_postgres(os.path.join(PGBIN, "pg_basebackup"), "-D", self.data, "-h", standby_of.host, "-p",
+                            str(standby_of.port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync")
+                self.start()
+                return
+            as_postgres(os.path.join(PGBIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
+                        "-E", "UTF8", "--locale=C", "--no-sync")
             self.start()
-            return
-        as_postgres(os.path.join(PGBIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
-                    "-E", "UTF8", "--locale=C", "--no-sync")
-        self.start()
-        with psycopg.connect(host=self.host, port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
-            conn.execute("CREATE DATABASE machi")
-        with self.connect() as conn:
-            with open(os.path.join(HERE, "fixture_mock_api.sql"), encoding="utf-8") as f:
-                conn.execute(f.read())
+            with psycopg.connect(host=self.host, port=self.port, user="postgres", dbname="postgres",
+                                 autocommit=True) as conn:
+                conn.execute("CREATE DATABASE machi")
+            with self.connect() as conn:
+                with open(os.path.join(HERE, "fixture_mock_api.sql"), encoding="utf-8") as f:
+                    conn.execute(f.read())
+        except BaseException:
+            self.destroy()
+            raise
 
     def start(self):
         """Start the throwaway cluster (unix socket only)."""
