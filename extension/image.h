@@ -52,28 +52,27 @@ typedef struct
 } machi_image_info;
 
 /*
- * Allocator supplied by the caller; the extension passes a wrapper around
- * palloc for the current memory context.  It may return NULL, which is
- * reported as MACHI_IMG_NOMEM.
- */
-typedef void *(*machi_image_alloc_fn) (void *ctx, size_t size);
-
-/*
  * Validates `in` by content (magic bytes and a full structural walk) and
  * writes a copy with all metadata removed to a buffer obtained from
  * alloc(ctx, size); *out and *out_len receive it.  The buffer is requested
  * exactly once, only when the input is valid, and is exactly *out_len bytes
- * (never more than len).  Inputs longer than max_len are refused with
- * MACHI_IMG_TOO_LARGE before anything else is looked at.
+ * (never more than len).  The allocator is the caller's (the extension
+ * passes a palloc wrapper for its memory context); it may return NULL,
+ * which is reported as MACHI_IMG_NOMEM.
+ *
+ * Inputs longer than max_len are refused with MACHI_IMG_TOO_LARGE before
+ * anything else is looked at, as are images wider or higher than
+ * MACHI_IMG_MAX_DIMENSION.  Outputs are fixed points: stripping an output
+ * again returns identical bytes.
  *
  * On any status other than MACHI_IMG_OK, *out is NULL, *out_len is 0 and
  * nothing needs freeing.  info may be NULL; when given it is always filled
  * (type NONE, sizes 0 and orientation 1 on failure).
  */
 extern machi_image_status machi_image_strip(const unsigned char *in,
-											size_t len,
-											size_t max_len,
-											void *(*alloc) (void *ctx, size_t size),
+											size_t len, size_t max_len,
+											void *(*alloc) (void *ctx,
+															size_t size),
 											void *ctx,
 											unsigned char **out,
 											size_t *out_len,

@@ -135,7 +135,8 @@ run_one(const unsigned char *data, size_t n)
 	{
 		if (out_len < 8 + 12 ||
 			memcmp(out, "\x89PNG\r\n\x1A\n", 8) != 0 ||
-			memcmp(out + out_len - 12, "\0\0\0\0IEND\xAE\x42\x60\x82", 12) != 0)
+			memcmp(out + out_len - 12,
+				   "\0\0\0\0IEND\xAE\x42\x60\x82", 12) != 0)
 			abort();
 	}
 	else

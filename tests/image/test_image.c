@@ -140,7 +140,7 @@ put32(buf *b, uint32_t v, bool little)
  * Append a NUL-terminated string without its terminator.  Caller holds b.
  */
 static void
-puts_(buf *b, const char *s)
+put_str(buf *b, const char *s)
 {
 	put(b, s, strlen(s));
 }
@@ -480,24 +480,24 @@ build_jpeg(const jpeg_opts *o)
 		jseg(&b, 0xE1, s.data, s.len);
 		s.len = 0;
 
-		puts_(&s, "http://ns.adobe.com/xap/1.0/");
+		put_str(&s, "http://ns.adobe.com/xap/1.0/");
 		put8(&s, 0);
-		puts_(&s, "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:Description "
+		put_str(&s, "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:Description "
 			  "exif:GPSLatitude='35,39.2N'/></x:xmpmeta>");
 		jseg(&b, 0xE1, s.data, s.len);
 		s.len = 0;
 
 		put(&s, "ICC_PROFILE\0\1\1", 14);
-		puts_(&s, "fake profile of Owner's Phone");
+		put_str(&s, "fake profile of Owner's Phone");
 		jseg(&b, 0xE2, s.data, s.len);
 		s.len = 0;
 
 		put(&s, "Photoshop 3.0\0", 14);
-		puts_(&s, "8BIM\x04\x04 IPTC city Tokyo");
+		put_str(&s, "8BIM\x04\x04 IPTC city Tokyo");
 		jseg(&b, 0xED, s.data, s.len);
 		s.len = 0;
 
-		puts_(&s, "secret comment: taken at 5 Home Street");
+		put_str(&s, "secret comment: taken at 5 Home Street");
 		jseg(&b, 0xFE, s.data, s.len);
 		s.len = 0;
 
@@ -526,7 +526,7 @@ build_jpeg(const jpeg_opts *o)
 
 	if (meta)
 	{
-		puts_(&s, "late comment");
+		put_str(&s, "late comment");
 		jseg(&b, 0xFE, s.data, s.len);
 		s.len = 0;
 	}
@@ -689,7 +689,7 @@ build_png(const png_opts *o)
 		pchunk(&b, "zTXt", s.data, s.len);
 		s.len = 0;
 		put(&s, "XML:com.adobe.xmp\0\0\0\0\0", 22);
-		puts_(&s, "<x:xmpmeta xmlns:x='http://ns.adobe.com/xap/1.0/'/>");
+		put_str(&s, "<x:xmpmeta xmlns:x='http://ns.adobe.com/xap/1.0/'/>");
 		pchunk(&b, "iTXt", s.data, s.len);
 		s.len = 0;
 		build_tiff(&t, false, 6);
@@ -745,7 +745,7 @@ build_png(const png_opts *o)
 	}
 	pchunk(&b, "IEND", NULL, 0);
 	if (o->html_tail && !o->expected)
-		puts_(&b, "<html><body><script>alert(1)</script></body></html>");
+		put_str(&b, "<html><body><script>alert(1)</script></body></html>");
 	buf_free(&s);
 	return b;
 }
@@ -893,7 +893,10 @@ check_mutations(const buf *img)
 			int			before = n_fail;
 
 			put(&t, img->data, img->len);
-			t.data[i] = (k < sizeof(vals)) ? vals[k] : (unsigned char) (t.data[i] ^ 0x01);
+			if (k < sizeof(vals))
+				t.data[i] = vals[k];
+			else
+				t.data[i] ^= 0x01;
 			st = strip(&t, &out, &out_len, &info);
 			if (st == MACHI_IMG_OK)
 				check_output(t.data, t.len, out, out_len, &info);
@@ -1039,7 +1042,7 @@ test_jpeg_polyglot(void)
 
 		clean = build_jpeg(&o);
 		in = build_jpeg(&o);
-		puts_(&in, tails[i]);
+		put_str(&in, tails[i]);
 		CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
 		CHECK(out_len == clean.len && out != NULL &&
 			  memcmp(out, clean.data, clean.len) == 0);
@@ -1158,7 +1161,9 @@ test_jpeg_corrupt(void)
 		jpeg_opts	o = {0};
 		buf			in = build_jpeg(&o);
 		buf			t = {0};
-		size_t		seglen = 2 + ((in.data[sof + 2] << 8) | in.data[sof + 3]);
+		size_t		seglen;
+
+		seglen = 2 + (((size_t) in.data[sof + 2] << 8) | in.data[sof + 3]);
 
 		put(&t, in.data, sof + seglen);
 		put(&t, in.data + sof, in.len - sof);
@@ -1494,7 +1499,8 @@ test_api(void)
 		{"", 0, MACHI_IMG_UNKNOWN_TYPE},
 		{"GIF89a\x01\x00\x01\x00", 10, MACHI_IMG_UNKNOWN_TYPE},
 		{"BM\x3A\0\0\0", 6, MACHI_IMG_UNKNOWN_TYPE},
-		{"<svg xmlns='http://www.w3.org/2000/svg'/>", 41, MACHI_IMG_UNKNOWN_TYPE},
+		{"<svg xmlns='http://www.w3.org/2000/svg'/>", 41,
+		MACHI_IMG_UNKNOWN_TYPE},
 		{"\xFF\xD8\xFE", 3, MACHI_IMG_UNKNOWN_TYPE},
 		{"\x89PNG\r\n\x1A\x0B", 8, MACHI_IMG_UNKNOWN_TYPE},
 		{"\xFF", 1, MACHI_IMG_TRUNCATED},
@@ -1554,7 +1560,8 @@ test_api(void)
 
 		CHECK(m != NULL && m[0] >= 'a' && m[0] <= 'z');
 		for (j = MACHI_IMG_OK; j < i; j++)
-			CHECK(strcmp(m, machi_image_status_message((machi_image_status) j)) != 0);
+			CHECK(strcmp(m, machi_image_status_message((machi_image_status) j))
+				  != 0);
 	}
 	CHECK(strcmp(machi_image_status_message(MACHI_IMG_TRUNCATED),
 				 "truncated image data") == 0);
@@ -1621,7 +1628,7 @@ write_seeds(const char *dir)
 		o.big_endian_exif = (v == 1);
 		b = build_jpeg(&o);
 		if (v == 1)
-			puts_(&b, "PK\x03\x04 trailing");
+			put_str(&b, "PK\x03\x04 trailing");
 		ok &= write_file(dir, v ? "metadata-mm-tail.jpg" : "metadata.jpg", &b);
 		buf_free(&b);
 	}
