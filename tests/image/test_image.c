@@ -1482,6 +1482,257 @@ test_png_corrupt(void)
 }
 
 /*
+ * Start a 2x2 PNG of the given colour type and depth: signature and IHDR.
+ *
+ * Building blocks for the ancillary chunk tests; finish with png_finish.
+ * Caller frees the result.
+ */
+static buf
+png_start(unsigned int colour, unsigned int depth)
+{
+	buf			b = {0};
+	buf			s = {0};
+
+	put(&b, "\x89PNG\r\n\x1A\n", 8);
+	put32(&s, 2, false);
+	put32(&s, 2, false);
+	put8(&s, depth);
+	put8(&s, colour);
+	put8(&s, 0);
+	put8(&s, 0);
+	put8(&s, 0);
+	pchunk(&b, "IHDR", s.data, s.len);
+	buf_free(&s);
+	return b;
+}
+
+/*
+ * Append IDAT (2x2 8-bit greyscale pixel data) and IEND.
+ *
+ * The pixel data is only right for 8-bit greyscale, which the module does
+ * not check anyway (it does not inflate).  Caller holds b.
+ */
+static void
+png_finish(buf *b)
+{
+	buf			z;
+
+	z = zlib_stored((const unsigned char *) "\0\x10\x20\0\x30\x40", 6);
+
+	pchunk(b, "IDAT", z.data, z.len);
+	pchunk(b, "IEND", NULL, 0);
+	buf_free(&z);
+}
+
+/*
+ * Rendering-relevant ancillary chunks are kept when valid, dropped when not.
+ *
+ * Checks sRGB, cHRM, sBIT and tRNS for several colour types, first-wins
+ * for duplicates, and ordering rules relative to PLTE and IDAT.  No caller
+ * state.
+ */
+static void
+test_png_ancillary(void)
+{
+	static const unsigned char chrm[32] = {0, 0, 0x7A, 0x26};
+	unsigned char *out = NULL;
+	size_t		out_len = 0;
+	machi_image_info info;
+	buf			in;
+	buf			exp;
+
+	/* greyscale 8-bit: all kinds kept, broken and duplicate ones dropped */
+	in = png_start(0, 8);
+	exp = png_start(0, 8);
+	pchunk(&in, "sRGB", "\x00", 1);
+	pchunk(&exp, "sRGB", "\x00", 1);
+	pchunk(&in, "sRGB", "\x01", 1);
+	pchunk(&in, "cHRM", chrm, 31);
+	pchunk(&in, "cHRM", chrm, 32);
+	pchunk(&exp, "cHRM", chrm, 32);
+	pchunk(&in, "gAMA", "\0\0\0\0", 4);
+	pchunk(&in, "sBIT", "\x09", 1);
+	pchunk(&in, "sBIT", "\x00", 1);
+	pchunk(&in, "sBIT", "\x05", 1);
+	pchunk(&exp, "sBIT", "\x05", 1);
+	pchunk(&in, "sBIT", "\x06", 1);
+	pchunk(&in, "tRNS", "\x00\x10\x00", 3);
+	pchunk(&in, "tRNS", "\x00\x10", 2);
+	pchunk(&exp, "tRNS", "\x00\x10", 2);
+	pchunk(&in, "tRNS", "\x00\x20", 2);
+	pchunk(&in, "bKGD", "\x00\x10", 2);
+	png_finish(&in);
+	png_finish(&exp);
+	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
+	CHECK(out_len == exp.len && out != NULL &&
+		  memcmp(out, exp.data, exp.len) == 0);
+	free(out);
+	out = NULL;
+	buf_free(&in);
+	buf_free(&exp);
+
+	/* sRGB value out of range; RGB tRNS; RGBA tRNS is never allowed */
+	in = png_start(2, 8);
+	exp = png_start(2, 8);
+	pchunk(&in, "sRGB", "\x04", 1);
+	pchunk(&in, "sBIT", "\x08\x08\x08", 3);
+	pchunk(&exp, "sBIT", "\x08\x08\x08", 3);
+	pchunk(&in, "tRNS", "\0\1\0\2\0\3", 6);
+	pchunk(&exp, "tRNS", "\0\1\0\2\0\3", 6);
+	png_finish(&in);
+	png_finish(&exp);
+	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
+	CHECK(out_len == exp.len && out != NULL &&
+		  memcmp(out, exp.data, exp.len) == 0);
+	free(out);
+	out = NULL;
+	buf_free(&in);
+	buf_free(&exp);
+
+	in = png_start(6, 8);
+	exp = png_start(6, 8);
+	pchunk(&in, "tRNS", "\0\1\0\2\0\3", 6);
+	png_finish(&in);
+	png_finish(&exp);
+	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
+	CHECK(out_len == exp.len && out != NULL &&
+		  memcmp(out, exp.data, exp.len) == 0);
+	free(out);
+	out = NULL;
+	buf_free(&in);
+	buf_free(&exp);
+
+	/*
+	 * palette: gAMA after PLTE and tRNS longer than the palette are
+	 * dropped, ancillary chunks after IDAT too
+	 */
+	in = png_start(3, 8);
+	exp = png_start(3, 8);
+	pchunk(&in, "PLTE", "\0\0\0\1\1\1", 6);
+	pchunk(&exp, "PLTE", "\0\0\0\1\1\1", 6);
+	pchunk(&in, "gAMA", "\0\0\xB1\x8F", 4);
+	pchunk(&in, "tRNS", "\0\0\0", 3);
+	png_finish(&exp);
+	{
+		buf			z;
+
+		z = zlib_stored((const unsigned char *) "\0\0\1\0\1\0", 6);
+		pchunk(&in, "IDAT", z.data, z.len);
+		buf_free(&z);
+	}
+	pchunk(&in, "sRGB", "\x00", 1);
+	pchunk(&in, "IEND", NULL, 0);
+	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
+	CHECK(out_len == exp.len && out != NULL &&
+		  memcmp(out + out_len - 12, exp.data + exp.len - 12, 12) == 0);
+	CHECK(!contains_str(out, out_len, "gAMA") &&
+		  !contains_str(out, out_len, "tRNS") &&
+		  !contains_str(out, out_len, "sRGB"));
+	free(out);
+	out = NULL;
+	buf_free(&in);
+	buf_free(&exp);
+
+	/* 1-bit palette with three entries; IHDR of 12 bytes; two PLTEs */
+	in = png_start(3, 1);
+	pchunk(&in, "PLTE", "\0\0\0\1\1\1\2\2\2", 9);
+	png_finish(&in);
+	CHECK(strip(&in, &out, &out_len, NULL) == MACHI_IMG_CORRUPT);
+	buf_free(&in);
+	in = png_start(3, 8);
+	pchunk(&in, "PLTE", "\0\0\0", 3);
+	pchunk(&in, "PLTE", "\0\0\0", 3);
+	png_finish(&in);
+	CHECK(strip(&in, &out, &out_len, NULL) == MACHI_IMG_CORRUPT);
+	buf_free(&in);
+	put(&in, "\x89PNG\r\n\x1A\n", 8);
+	pchunk(&in, "IHDR", "\0\0\0\2\0\0\0\2\x08\0\0\0", 12);
+	png_finish(&in);
+	CHECK(strip(&in, &out, &out_len, NULL) == MACHI_IMG_CORRUPT);
+	buf_free(&in);
+}
+
+/*
+ * Less common JPEG structures: DAC, lossless SOF3, 12-bit precision,
+ * too many progressive components, duplicate component ids, tiny EXIF.
+ *
+ * Hand-assembled headers; entropy data is a token byte since the module
+ * does not decode.  No caller state.
+ */
+static void
+test_jpeg_structures(void)
+{
+	unsigned char *out = NULL;
+	size_t		out_len = 0;
+	machi_image_info info;
+	buf			b = {0};
+	size_t		i;
+	static const struct
+	{
+		const char *hdr;		/* segments between SOI and SOS */
+		size_t		len;
+		machi_image_status st;
+	}			cases[] = {
+		/* DAC + arithmetic SOF9, kept */
+		{"\xFF\xCC\x00\x04\x00\x10"
+			"\xFF\xC9\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00",
+		19, MACHI_IMG_OK},
+		/* lossless SOF3, 16-bit */
+		{"\xFF\xC3\x00\x0B\x10\x00\x08\x00\x08\x01\x01\x11\x00",
+		13, MACHI_IMG_OK},
+		/* 12-bit baseline-like SOF1 */
+		{"\xFF\xC1\x00\x0B\x0C\x00\x08\x00\x08\x01\x01\x11\x00",
+		13, MACHI_IMG_OK},
+		/* DAC with odd length */
+		{"\xFF\xCC\x00\x03\x00"
+			"\xFF\xC9\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00",
+		18, MACHI_IMG_CORRUPT},
+		/* progressive with 5 components */
+		{"\xFF\xC2\x00\x17\x08\x00\x08\x00\x08\x05\x01\x11\x00\x02\x11\x00"
+			"\x03\x11\x00\x04\x11\x00\x05\x11\x00",
+		25, MACHI_IMG_CORRUPT},
+		/* two components with the same id */
+		{"\xFF\xC0\x00\x0E\x08\x00\x08\x00\x08\x02\x01\x11\x00\x01\x11\x00",
+		16, MACHI_IMG_CORRUPT},
+		/* SOF shorter than its fixed part */
+		{"\xFF\xC0\x00\x06\x08\x00\x08\x00", 8, MACHI_IMG_CORRUPT},
+		/* DRI with wrong length */
+		{"\xFF\xDD\x00\x03\x00"
+			"\xFF\xC0\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00",
+		18, MACHI_IMG_CORRUPT},
+		/* EXIF too short for a TIFF header, then a frame */
+		{"\xFF\xE1\x00\x0A" "Exif\0\0II"
+			"\xFF\xC0\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00",
+		25, MACHI_IMG_OK},
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		machi_image_status st;
+
+		put(&b, "\xFF\xD8", 2);
+		put(&b, cases[i].hdr, cases[i].len);
+		put(&b, "\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10);
+		put(&b, "\x12\x34\xFF\xD9", 4);
+		st = strip(&b, &out, &out_len, &info);
+		if (st != cases[i].st)
+			fprintf(stderr, "structure case %zu gave %d\n", i, (int) st);
+		CHECK(st == cases[i].st);
+		if (st == MACHI_IMG_OK)
+		{
+			CHECK(info.width == 8 && info.height == 8 &&
+				  info.orientation == 1);
+			check_output(b.data, b.len, out, out_len, &info);
+			/* only the EXIF case loses bytes */
+			CHECK(out_len == b.len || contains_str(b.data, b.len, "Exif"));
+		}
+		free(out);
+		out = NULL;
+		buf_free(&b);
+	}
+}
+
+/*
  * Type detection, limits, allocator failure and the message functions.
  *
  * The content decides the type, never a name or header; size limits are
@@ -1527,6 +1778,13 @@ test_api(void)
 		CHECK(info.type == MACHI_IMG_NONE && info.orientation == 1);
 		buf_free(&b);
 	}
+
+	/* caller errors: NULL input with a length, NULL out */
+	memset(&a, 0, sizeof(a));
+	CHECK(machi_image_strip(NULL, 5, 100, test_alloc, &a, &out, &out_len,
+							NULL) == MACHI_IMG_CORRUPT);
+	CHECK(machi_image_strip(jpg.data, jpg.len, 100, test_alloc, &a, NULL,
+							&out_len, NULL) == MACHI_IMG_CORRUPT);
 
 	/* NULL input with zero length */
 	memset(&a, 0, sizeof(a));
@@ -1668,6 +1926,8 @@ main(int argc, char **argv)
 	test_jpeg_corrupt();
 	test_png_metadata();
 	test_png_corrupt();
+	test_png_ancillary();
+	test_jpeg_structures();
 
 	printf("PASS: %d\nFAIL: %d\n", n_pass, n_fail);
 	return n_fail == 0 ? 0 : 1;
