@@ -471,11 +471,15 @@ jpeg_is_sof(unsigned char m)
 /*
  * Skip the entropy-coded data that follows a SOS header.
  *
- * Entropy-coded data ends at the first 0xFF that is neither a stuffed
- * 0xFF00 nor an RSTn marker; a second 0xFF there is a fill byte before the
- * next marker, which the main loop skips.  Returns the offset of that 0xFF,
- * or len if the data runs to the end of the input (the caller then reports
- * truncation).  Caller guarantees len readable bytes at in and pos <= len.
+ * Entropy-coded data ends at the first run of 0xFF bytes that is followed
+ * by neither 0x00 (a stuffed 0xFF data byte) nor an RSTn marker; the extra
+ * 0xFF bytes of a run are fill bytes, which decoders (libjpeg among them)
+ * skip both before markers and before a stuffed zero.  Runs followed by
+ * 0x00 or RSTn stay part of the data and are copied verbatim.  Returns the
+ * offset of the first 0xFF of the terminating run, or len if the data runs
+ * to the end of the input (the caller then reports truncation).  Each
+ * iteration moves past at least one byte, so the scan is linear.  Caller
+ * guarantees len readable bytes at in and pos <= len.
  */
 static size_t
 jpeg_skip_entropy(const unsigned char *in, size_t len, size_t pos)
@@ -483,16 +487,22 @@ jpeg_skip_entropy(const unsigned char *in, size_t len, size_t pos)
 	while (pos < len)
 	{
 		const unsigned char *ff = memchr(in + pos, 0xFF, len - pos);
+		size_t		run_start;
 		unsigned char next;
 
-		if (ff == NULL || (size_t) (ff - in) + 1 >= len)
+		if (ff == NULL)
 			return len;
-		pos = (size_t) (ff - in);
-		next = in[pos + 1];
+		run_start = (size_t) (ff - in);
+		pos = run_start;
+		while (pos < len && in[pos] == 0xFF)
+			pos++;
+		if (pos >= len)
+			return len;
+		next = in[pos];
 		if (next == 0x00 || (next >= M_RST0 && next <= M_RST7))
-			pos += 2;
+			pos++;
 		else
-			return pos;
+			return run_start;
 	}
 	return len;
 }

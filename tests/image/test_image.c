@@ -1017,6 +1017,47 @@ test_jpeg_variants(void)
 }
 
 /*
+ * Fill bytes inside entropy-coded data are accepted and kept verbatim.
+ *
+ * A run of 0xFF before a stuffed zero or an RSTn marker is legal (the extra
+ * bytes are fill) and libjpeg decodes it; refusing or rewriting it would
+ * break such photos.  No caller state.
+ */
+static void
+test_jpeg_entropy_fill(void)
+{
+	jpeg_opts	o = {0};
+	buf			in;
+	buf			t = {0};
+	unsigned char *out = NULL;
+	size_t		out_len = 0;
+	machi_image_info info;
+	static const unsigned char plain[] = {0x02, 0xFF, 0x00, 0x7F, 0xFF, 0xD0,
+	0x0F};
+	static const unsigned char filled[] = {0x02, 0xFF, 0xFF, 0x00, 0x7F,
+	0xFF, 0xFF, 0xFF, 0xD0, 0x0F};
+	size_t		i;
+	size_t		at = 0;
+
+	o.restart = true;
+	in = build_jpeg(&o);
+	for (i = 0; i + sizeof(plain) <= in.len; i++)
+		if (memcmp(in.data + i, plain, sizeof(plain)) == 0)
+			at = i;
+	CHECK(at != 0);
+	put(&t, in.data, at);
+	put(&t, filled, sizeof(filled));
+	put(&t, in.data + at + sizeof(plain), in.len - at - sizeof(plain));
+	CHECK(strip(&t, &out, &out_len, &info) == MACHI_IMG_OK);
+	CHECK(out_len == t.len && out != NULL &&
+		  memcmp(out, t.data, t.len) == 0);
+	free(out);
+	check_truncations(&t);
+	buf_free(&t);
+	buf_free(&in);
+}
+
+/*
  * Anything appended after EOI is cut off (JPEG+ZIP, JPEG+HTML).
  *
  * Polyglots must not survive in stored photos.  No caller state.
@@ -1923,6 +1964,7 @@ main(int argc, char **argv)
 	test_jpeg_orientation();
 	test_jpeg_variants();
 	test_jpeg_polyglot();
+	test_jpeg_entropy_fill();
 	test_jpeg_corrupt();
 	test_png_metadata();
 	test_png_corrupt();
