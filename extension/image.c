@@ -29,10 +29,11 @@
  *	- APP0 JFIF is kept only when it is the first segment and well formed,
  *	  and is rewritten without its thumbnail (a thumbnail may show the
  *	  uncropped original).  Other APP0 segments (JFXX, AVI1) are dropped.
- *	- Only one frame, SOF0..SOF15 except the hierarchical/extension codes;
- *	  DHP, EXP, DNL, JPGn and reserved markers are refused as corrupt, as
- *	  are extraneous bytes between segments.  Fill bytes and standalone
- *	  RSTn/TEM between segments are dropped.
+ *	- Exactly one frame, SOF0..3 or SOF9..11; hierarchical images (DHP,
+ *	  EXP, differential SOFs), DNL, JPGn (including JPEG-LS) and reserved
+ *	  markers are refused as corrupt, as are extraneous bytes between
+ *	  segments.  Fill bytes and standalone RSTn/TEM between segments are
+ *	  dropped; fill bytes inside entropy-coded data are kept verbatim.
  *	- Malformed EXIF does not make the photo invalid (it is dropped
  *	  anyway); orientation then stays 1.
  *
@@ -459,13 +460,15 @@ jpeg_emit_jfif(emitter *e, const unsigned char *p)
 /*
  * Return true if a marker code is one of the SOFn frame markers we accept.
  *
- * SOF0..SOF15 minus DHT (C4), JPG (C8) and DAC (CC), which share the range.
- * Caller passes the byte after 0xFF.
+ * The non-differential frames: baseline, extended, progressive and lossless
+ * in Huffman (SOF0..SOF3) and arithmetic (SOF9..SOF11) coding.  The
+ * differential SOF5..7 and SOF13..15 only occur in hierarchical images,
+ * which need DHP and are refused.  Caller passes the byte after 0xFF.
  */
 static bool
 jpeg_is_sof(unsigned char m)
 {
-	return m >= M_SOF0 && m <= 0xCF && m != M_DHT && m != M_JPG && m != M_DAC;
+	return (m >= M_SOF0 && m <= 0xC3) || (m >= 0xC9 && m <= 0xCB);
 }
 
 /*

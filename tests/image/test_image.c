@@ -1180,6 +1180,9 @@ test_jpeg_corrupt(void)
 	CHECK(jpeg_patched(sof + 1, "\xC8", 1) == MACHI_IMG_CORRUPT);
 	CHECK(jpeg_patched(sof + 1, "\xDE", 1) == MACHI_IMG_CORRUPT);
 	CHECK(jpeg_patched(sof + 1, "\xF7", 1) == MACHI_IMG_CORRUPT);
+	/* differential (hierarchical-only) frames */
+	CHECK(jpeg_patched(sof + 1, "\xC5", 1) == MACHI_IMG_CORRUPT);
+	CHECK(jpeg_patched(sof + 1, "\xCF", 1) == MACHI_IMG_CORRUPT);
 	CHECK(jpeg_patched(sof + 1, "\x02", 1) == MACHI_IMG_CORRUPT);
 	/* SOF dropped (turned into a COM): scan without frame */
 	CHECK(jpeg_patched(sof + 1, "\xFE", 1) == MACHI_IMG_CORRUPT);
