@@ -1948,6 +1948,41 @@ write_seeds(const char *dir)
 		ok &= write_file(dir, pnames[v], &b);
 		buf_free(&b);
 	}
+	{
+		static const unsigned char chrm[32] = {0, 0, 0x7A, 0x26};
+		buf			g = png_start(0, 8);
+		buf			c = png_start(2, 16);
+
+		pchunk(&g, "sRGB", "\x00", 1);
+		pchunk(&g, "cHRM", chrm, 32);
+		pchunk(&g, "sBIT", "\x05", 1);
+		pchunk(&g, "tRNS", "\x00\x10", 2);
+		png_finish(&g);
+		ok &= write_file(dir, "ancillary-grey.png", &g);
+		pchunk(&c, "sBIT", "\x0C\x0C\x0C", 3);
+		pchunk(&c, "tRNS", "\0\1\0\2\0\3", 6);
+		png_finish(&c);
+		ok &= write_file(dir, "ancillary-rgb16.png", &c);
+		buf_free(&g);
+		buf_free(&c);
+	}
+	{
+		buf			j = {0};
+
+		/* arithmetic-coded frame with DAC, and a lossless frame */
+		put(&j, "\xFF\xD8\xFF\xCC\x00\x04\x00\x10"
+			"\xFF\xC9\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00"
+			"\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00\x12\x34\xFF\xD9",
+			36);
+		ok &= write_file(dir, "arithmetic.jpg", &j);
+		j.len = 0;
+		put(&j, "\xFF\xD8"
+			"\xFF\xC3\x00\x0B\x10\x00\x08\x00\x08\x01\x01\x11\x00"
+			"\xFF\xDA\x00\x08\x01\x01\x00\x01\x00\x00\x12\x34\xFF\xD9",
+			31);
+		ok &= write_file(dir, "lossless.jpg", &j);
+		buf_free(&j);
+	}
 	return ok ? 0 : 1;
 }
 
