@@ -1551,18 +1551,31 @@ png_start(unsigned int colour, unsigned int depth)
 }
 
 /*
- * Append IDAT (2x2 8-bit greyscale pixel data) and IEND.
+ * Append IDAT holding 2x2 pixels of the given colour type and depth, then
+ * IEND.
  *
- * The pixel data is only right for 8-bit greyscale, which the module does
- * not check anyway (it does not inflate).  Caller holds b.
+ * The module does not inflate IDAT, but the seeds written from these
+ * images are also decoded by decode_check, so the data must be right.
+ * Palette images get index 0 everywhere.  Caller holds b.
  */
 static void
-png_finish(buf *b)
+png_finish(buf *b, unsigned int colour, unsigned int depth)
 {
+	static const unsigned int channels[7] = {1, 0, 3, 1, 2, 0, 4};
+	unsigned char raw[2 * (1 + 16)];
+	size_t		rowbytes = (2 * channels[colour] * depth + 7) / 8;
+	size_t		n = 0;
+	size_t		y;
+	size_t		x;
 	buf			z;
 
-	z = zlib_stored((const unsigned char *) "\0\x10\x20\0\x30\x40", 6);
-
+	for (y = 0; y < 2; y++)
+	{
+		raw[n++] = 0;			/* filter: none */
+		for (x = 0; x < rowbytes; x++)
+			raw[n++] = (colour == 3) ? 0 : (unsigned char) (0x10 * (x + 1) + y);
+	}
+	z = zlib_stored(raw, n);
 	pchunk(b, "IDAT", z.data, z.len);
 	pchunk(b, "IEND", NULL, 0);
 	buf_free(&z);
@@ -1605,8 +1618,8 @@ test_png_ancillary(void)
 	pchunk(&exp, "tRNS", "\x00\x10", 2);
 	pchunk(&in, "tRNS", "\x00\x20", 2);
 	pchunk(&in, "bKGD", "\x00\x10", 2);
-	png_finish(&in);
-	png_finish(&exp);
+	png_finish(&in, 0, 8);
+	png_finish(&exp, 0, 8);
 	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
 	CHECK(out_len == exp.len && out != NULL &&
 		  memcmp(out, exp.data, exp.len) == 0);
@@ -1623,8 +1636,8 @@ test_png_ancillary(void)
 	pchunk(&exp, "sBIT", "\x08\x08\x08", 3);
 	pchunk(&in, "tRNS", "\0\1\0\2\0\3", 6);
 	pchunk(&exp, "tRNS", "\0\1\0\2\0\3", 6);
-	png_finish(&in);
-	png_finish(&exp);
+	png_finish(&in, 2, 8);
+	png_finish(&exp, 2, 8);
 	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
 	CHECK(out_len == exp.len && out != NULL &&
 		  memcmp(out, exp.data, exp.len) == 0);
@@ -1636,8 +1649,8 @@ test_png_ancillary(void)
 	in = png_start(6, 8);
 	exp = png_start(6, 8);
 	pchunk(&in, "tRNS", "\0\1\0\2\0\3", 6);
-	png_finish(&in);
-	png_finish(&exp);
+	png_finish(&in, 6, 8);
+	png_finish(&exp, 6, 8);
 	CHECK(strip(&in, &out, &out_len, &info) == MACHI_IMG_OK);
 	CHECK(out_len == exp.len && out != NULL &&
 		  memcmp(out, exp.data, exp.len) == 0);
@@ -1656,7 +1669,7 @@ test_png_ancillary(void)
 	pchunk(&exp, "PLTE", "\0\0\0\1\1\1", 6);
 	pchunk(&in, "gAMA", "\0\0\xB1\x8F", 4);
 	pchunk(&in, "tRNS", "\0\0\0", 3);
-	png_finish(&exp);
+	png_finish(&exp, 3, 8);
 	{
 		buf			z;
 
@@ -1680,18 +1693,18 @@ test_png_ancillary(void)
 	/* 1-bit palette with three entries; IHDR of 12 bytes; two PLTEs */
 	in = png_start(3, 1);
 	pchunk(&in, "PLTE", "\0\0\0\1\1\1\2\2\2", 9);
-	png_finish(&in);
+	png_finish(&in, 3, 1);
 	CHECK(strip(&in, &out, &out_len, NULL) == MACHI_IMG_CORRUPT);
 	buf_free(&in);
 	in = png_start(3, 8);
 	pchunk(&in, "PLTE", "\0\0\0", 3);
 	pchunk(&in, "PLTE", "\0\0\0", 3);
-	png_finish(&in);
+	png_finish(&in, 3, 8);
 	CHECK(strip(&in, &out, &out_len, NULL) == MACHI_IMG_CORRUPT);
 	buf_free(&in);
 	put(&in, "\x89PNG\r\n\x1A\n", 8);
 	pchunk(&in, "IHDR", "\0\0\0\2\0\0\0\2\x08\0\0\0", 12);
-	png_finish(&in);
+	png_finish(&in, 3, 8);
 	CHECK(strip(&in, &out, &out_len, NULL) == MACHI_IMG_CORRUPT);
 	buf_free(&in);
 }
@@ -1957,11 +1970,11 @@ write_seeds(const char *dir)
 		pchunk(&g, "cHRM", chrm, 32);
 		pchunk(&g, "sBIT", "\x05", 1);
 		pchunk(&g, "tRNS", "\x00\x10", 2);
-		png_finish(&g);
+		png_finish(&g, 0, 8);
 		ok &= write_file(dir, "ancillary-grey.png", &g);
 		pchunk(&c, "sBIT", "\x0C\x0C\x0C", 3);
 		pchunk(&c, "tRNS", "\0\1\0\2\0\3", 6);
-		png_finish(&c);
+		png_finish(&c, 2, 16);
 		ok &= write_file(dir, "ancillary-rgb16.png", &c);
 		buf_free(&g);
 		buf_free(&c);
