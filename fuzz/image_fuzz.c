@@ -152,14 +152,14 @@ run_one(const unsigned char *data, size_t n)
 	free(out2);
 }
 
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /*
  * libFuzzer entry point.
  *
  * Runs the raw input, and for PNG input also a copy with CRCs fixed.
  * libFuzzer owns data.
  */
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -614,7 +614,9 @@ static const png_variant png_variants[] = {
 };
 
 /*
- * Count one check result.  Helper for main.
+ * Count one check result.
+ *
+ * Keeps main short.  Caller holds the three counters.
  */
 static void
 tally(check_result r, int *pass, int *fail, int *skip)
