@@ -296,7 +296,7 @@ jpeg_dht_ok(const unsigned char *p, size_t n)
 		unsigned int tc = p[off] >> 4;
 		unsigned int th = p[off] & 0x0F;
 		size_t		nvals = 0;
-		int			i;
+		size_t		i;
 
 		if (tc > 1 || th > 3)
 			return false;
