@@ -26,6 +26,9 @@
  *	  APP14 Adobe.  An ICC profile can name the device and its owner, and
  *	  report photos of potholes do not need colour management; phone
  *	  cameras write sRGB or Display P3 JPEGs that render acceptably as sRGB.
+ *	  Without APP14, decoders treat 3-component JPEGs as YCbCr and
+ *	  4-component ones as plain CMYK, so RGB or inverted-CMYK JPEGs saved
+ *	  by Adobe software lose their colours; cameras never write those.
  *	- APP0 JFIF is kept only when it is the first segment and well formed,
  *	  and is rewritten without its thumbnail (a thumbnail may show the
  *	  uncropped original).  Other APP0 segments (JFXX, AVI1) are dropped.
@@ -78,7 +81,7 @@
 #define M_COM	0xFE
 #define M_TEM	0x01
 
-#define PNG_MAX_CHUNK_LEN 0x7FFFFFFFu
+#define PNG_UINT31_MAX 0x7FFFFFFFu	/* largest chunk length or dimension */
 
 static const unsigned char png_signature[8] = {
 	0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'
@@ -740,7 +743,7 @@ png_ihdr(png_state *st, const unsigned char *p, size_t n)
 	h = rd32be(p + 4);
 	d = p[8];
 	ct = p[9];
-	if (w == 0 || h == 0 || w > PNG_MAX_CHUNK_LEN || h > PNG_MAX_CHUNK_LEN)
+	if (w == 0 || h == 0 || w > PNG_UINT31_MAX || h > PNG_UINT31_MAX)
 		return MACHI_IMG_CORRUPT;
 	switch (ct)
 	{
@@ -885,7 +888,7 @@ png_walk(const unsigned char *in, size_t len, emitter *e, png_state *st)
 		if (len - pos < 12)
 			return MACHI_IMG_TRUNCATED;
 		clen = rd32be(in + pos);
-		if (clen > PNG_MAX_CHUNK_LEN)
+		if (clen > PNG_UINT31_MAX)
 			return MACHI_IMG_CORRUPT;
 		if (len - pos - 12 < clen)
 			return MACHI_IMG_TRUNCATED;
