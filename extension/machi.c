@@ -50,6 +50,14 @@ int			machi_locate_tolerance_m = 10;
  */
 int			machi_report_rate_per_hour = 20;
 
+/*
+ * machi.photo_max_bytes / machi.photo_max_count: the size of one photo and
+ * the number of photos per report.  Photos are stored in the database, so
+ * these bound its growth per report.
+ */
+int			machi_photo_max_bytes = 10 * 1024 * 1024;
+int			machi_photo_max_count = 4;
+
 void		_PG_init(void);
 
 /*
@@ -85,6 +93,20 @@ _PG_init(void)
 							NULL,
 							&machi_report_rate_per_hour,
 							20, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.photo_max_bytes",
+							"Largest photo accepted, in bytes.",
+							NULL,
+							&machi_photo_max_bytes,
+							10 * 1024 * 1024, 1024, 64 * 1024 * 1024,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.photo_max_count",
+							"Photos per report.",
+							NULL,
+							&machi_photo_max_count,
+							4, 1, 16,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("machi");

@@ -44,5 +44,7 @@ extern int	machi_max_body_bytes;
 extern int	machi_max_query_bytes;
 extern int	machi_locate_tolerance_m;
 extern int	machi_report_rate_per_hour;
+extern int	machi_photo_max_bytes;
+extern int	machi_photo_max_count;
 
 #endif							/* MACHI_H */

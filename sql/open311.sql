@@ -71,3 +71,7 @@ SELECT machi.revoke_api_key(12101, :kid);
 SELECT status, body FROM pg_temp.o('POST', '/open311/v2/requests.xml', '', 'api_key=' || :'key12101' || '&jurisdiction_id=12101&service_code=road&lat=35.6073&long=140.1063');
 -- XML escaping of user text
 SELECT machi.json_to_xml('request', '{"description": "<script>&\"''", "media_url": null, "keywords": ["a", "b"]}');
+-- media_url points at the first photo the public may see
+SELECT r->>'media_url' ~ '^/v1/reports/[0-9]+/photos/1$' AS media_url
+FROM pg_temp.o('GET', '/open311/v2/requests.json') o, jsonb_array_elements(o.body::jsonb) r
+WHERE r->>'media_url' IS NOT NULL;

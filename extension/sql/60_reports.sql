@@ -166,6 +166,26 @@ CREATE INDEX report_update_report_idx ON machi.report_update (tenant_id, report_
 COMMENT ON TABLE machi.report_update IS
 'The history of a report: citizen comments, staff responses (public) and notes (internal), status changes, assignment, publication and redaction.';
 
+CREATE TABLE machi.report_photo (
+	tenant_id	int NOT NULL,
+	report_id	bigint NOT NULL,
+	photo_no	smallint NOT NULL CHECK (photo_no BETWEEN 1 AND 16),
+	media_type	text NOT NULL CHECK (media_type IN ('image/jpeg', 'image/png')),
+	data		bytea NOT NULL,
+	byte_size	int NOT NULL,
+	sha256		bytea NOT NULL CHECK (octet_length(sha256) = 32),
+	width		int NOT NULL,
+	height		int NOT NULL,
+	orientation	smallint NOT NULL DEFAULT 1 CHECK (orientation BETWEEN 1 AND 8),
+	hidden		boolean NOT NULL DEFAULT false,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, report_id, photo_no),
+	FOREIGN KEY (tenant_id, report_id) REFERENCES machi.report ON DELETE CASCADE
+);
+ALTER TABLE machi.report_photo ALTER COLUMN data SET STORAGE EXTERNAL;	-- already compressed images
+COMMENT ON TABLE machi.report_photo IS
+'Photos of a report, stored only after all metadata was stripped (machi.strip_photo). orientation is the EXIF orientation recorded before stripping, for display; hidden photos (redacted by staff) are not shown to the public.';
+
 CREATE TABLE machi.report_thanks (
 	tenant_id	int NOT NULL,
 	report_id	bigint NOT NULL,
@@ -221,6 +241,27 @@ CREATE POLICY report_update_update ON machi.report_update FOR UPDATE
 	USING ((SELECT machi.is_operator())) WITH CHECK ((SELECT machi.is_operator()));
 CREATE POLICY report_update_delete ON machi.report_update FOR DELETE USING ((SELECT machi.is_operator()));
 
+ALTER TABLE machi.report_photo ENABLE ROW LEVEL SECURITY;
+ALTER TABLE machi.report_photo FORCE ROW LEVEL SECURITY;
+CREATE POLICY report_photo_select ON machi.report_photo FOR SELECT
+	USING (EXISTS (SELECT 1 FROM machi.report r
+				   WHERE r.tenant_id = report_photo.tenant_id AND r.report_id = report_photo.report_id
+					 AND (NOT report_photo.hidden
+						  OR r.author_id = (SELECT machi.current_account())
+						  OR machi.is_report_staff(r.tenant_id, r.department_id, 'read'))));
+CREATE POLICY report_photo_insert ON machi.report_photo FOR INSERT
+	WITH CHECK (NOT hidden AND EXISTS (SELECT 1 FROM machi.report r
+				WHERE r.tenant_id = report_photo.tenant_id AND r.report_id = report_photo.report_id
+				  AND r.author_id = (SELECT machi.current_account())));
+CREATE POLICY report_photo_update ON machi.report_photo FOR UPDATE
+	USING (EXISTS (SELECT 1 FROM machi.report r
+				   WHERE r.tenant_id = report_photo.tenant_id AND r.report_id = report_photo.report_id
+					 AND machi.is_report_staff(r.tenant_id, r.department_id, 'update')))
+	WITH CHECK (EXISTS (SELECT 1 FROM machi.report r
+				   WHERE r.tenant_id = report_photo.tenant_id AND r.report_id = report_photo.report_id
+					 AND machi.is_report_staff(r.tenant_id, r.department_id, 'update')));
+CREATE POLICY report_photo_delete ON machi.report_photo FOR DELETE USING ((SELECT machi.is_operator()));
+
 ALTER TABLE machi.report_thanks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE machi.report_thanks FORCE ROW LEVEL SECURITY;
 CREATE POLICY report_thanks_select ON machi.report_thanks FOR SELECT
@@ -271,6 +312,14 @@ BEGIN ATOMIC
 		'duplicate_of', r.duplicate_of,
 		'mine', r.author_id IS NOT DISTINCT FROM machi.current_account(),
 		'thanks', (SELECT count(*) FROM machi.report_thanks th WHERE th.tenant_id = r.tenant_id AND th.report_id = r.report_id),
+		'photos', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+						'n', p.photo_no, 'url', '/v1/reports/' || r.report_id || '/photos/' || p.photo_no,
+						'media_type', p.media_type, 'width', p.width, 'height', p.height,
+						'orientation', p.orientation)
+						|| CASE WHEN v.staff THEN jsonb_build_object('hidden', p.hidden) ELSE '{}'::jsonb END
+						ORDER BY p.photo_no), '[]')
+				   FROM machi.report_photo p WHERE p.tenant_id = r.tenant_id AND p.report_id = r.report_id
+					 AND (v.full OR NOT p.hidden)),
 		'created_at', r.created_at,
 		'updated_at', r.updated_at)
 		|| CASE WHEN v.staff THEN jsonb_build_object(
@@ -757,7 +806,7 @@ BEGIN
 	END IF;
 	FOR k IN SELECT jsonb_object_keys(src) LOOP
 		IF k NOT IN ('status', 'department', 'category', 'assignee', 'visibility', 'duplicate_of',
-					 'public_title', 'public_description', 'note') THEN
+					 'public_title', 'public_description', 'hidden_photos', 'note') THEN
 			PERFORM machi.fail(400, format('unknown field "%s"', k), k, 'unknown_field');
 		END IF;
 	END LOOP;
@@ -802,6 +851,22 @@ BEGIN
 	END IF;
 	IF src ? 'public_description' THEN
 		rep.public_description := nullif(machi.arg_text(src, 'public_description', false, 4000), rep.description);
+	END IF;
+	IF src ? 'hidden_photos' THEN
+		IF jsonb_typeof(src->'hidden_photos') <> 'array'
+		   OR EXISTS (SELECT 1 FROM jsonb_array_elements(src->'hidden_photos') e WHERE jsonb_typeof(e) <> 'number') THEN
+			PERFORM machi.fail(400, 'hidden_photos must be an array of photo numbers', 'hidden_photos', 'invalid');
+		END IF;
+		WITH h AS (
+			UPDATE machi.report_photo p
+			SET hidden = p.photo_no IN (SELECT (e #>> '{}')::int FROM jsonb_array_elements(src->'hidden_photos') e)
+			WHERE p.tenant_id = rep.tenant_id AND p.report_id = rep.report_id
+			  AND p.hidden IS DISTINCT FROM (p.photo_no IN (SELECT (e #>> '{}')::int FROM jsonb_array_elements(src->'hidden_photos') e))
+			RETURNING p.photo_no, p.hidden)
+		INSERT INTO machi.report_update (tenant_id, report_id, kind, author_id, visibility, detail)
+		SELECT rep.tenant_id, rep.report_id, 'redact', machi.current_account(), 'internal',
+			   jsonb_build_object('photos', jsonb_object_agg(h.photo_no::text, h.hidden))
+		FROM h HAVING count(*) > 0;
 	END IF;
 	IF src ? 'visibility' THEN
 		IF src->>'visibility' NOT IN ('public', 'private') THEN
@@ -879,7 +944,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION machi.rt_staff_report_patch(machi.request) IS
-'PATCH /v1/staff/reports/{id}: change status (per machi.report_transition; duplicate needs duplicate_of), category, department, assignee, visibility (public publishes), public_title/public_description (redaction: citizens see these, the original is kept), with an optional internal note. Every change is a report_update row.';
+'PATCH /v1/staff/reports/{id}: change status (per machi.report_transition; duplicate needs duplicate_of), category, department, assignee, visibility (public publishes), public_title/public_description (redaction: citizens see these, the original is kept), hidden_photos (photo numbers the public must not see), with an optional internal note. Every change is a report_update row.';
 
 CREATE FUNCTION machi.rt_staff_report_respond(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE

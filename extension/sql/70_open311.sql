@@ -185,13 +185,15 @@ BEGIN ATOMIC
 		'zipcode', NULL,
 		'lat', round(public.st_y(rep.location)::numeric, 7),
 		'long', round(public.st_x(rep.location)::numeric, 7),
-		'media_url', NULL)
+		'media_url', (SELECT '/v1/reports/' || rep.report_id || '/photos/' || p.photo_no FROM machi.report_photo p
+					  WHERE p.tenant_id = rep.tenant_id AND p.report_id = rep.report_id AND NOT p.hidden
+					  ORDER BY p.photo_no LIMIT 1))
 	FROM machi.category c, machi.department d, machi.report_status s
 	WHERE c.tenant_id = rep.tenant_id AND c.category_id = rep.category_id
 	  AND d.tenant_id = rep.tenant_id AND d.department_id = rep.department_id
 	  AND s.status = rep.status;
 END;
-COMMENT ON FUNCTION machi.open311_request_json(machi.report) IS 'A published report as an Open311 service request (times in JST, status open/closed, status_notes = latest public response).';
+COMMENT ON FUNCTION machi.open311_request_json(machi.report) IS 'A published report as an Open311 service request (times in JST, status open/closed, status_notes = latest public response, media_url = path of its first visible photo).';
 
 -- ---- routes ----
 
