@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -217,4 +218,34 @@ machi_search_doc(PG_FUNCTION_ARGS)
 												 PointerGetDatum(norm)));
 	elems = MachiTextNgrams(prefix, plen, VARDATA_ANY(low), VARSIZE_ANY_EXHDR(low), &n);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(machi_ngram_contsel);
+
+/*
+ * machi_ngram_contsel: restriction selectivity of machi.@>.  The built-in
+ * estimator (arraycontsel) refuses operators it does not know, so we ask it
+ * about the built-in text[] @> that machi.@> is a LEAKPROOF twin of.  With
+ * real estimates the planner walks the newest reports and stops after a
+ * page for frequent terms, and uses the n-gram index for rare ones.
+ */
+Datum
+machi_ngram_contsel(PG_FUNCTION_ARGS)
+{
+	return DirectFunctionCall4(arraycontsel, PG_GETARG_DATUM(0),
+							   ObjectIdGetDatum(OID_ARRAY_CONTAINS_OP),
+							   PG_GETARG_DATUM(2), PG_GETARG_DATUM(3));
+}
+
+PG_FUNCTION_INFO_V1(machi_ngram_contjoinsel);
+
+/*
+ * machi_ngram_contjoinsel: join selectivity of machi.@>, likewise.
+ */
+Datum
+machi_ngram_contjoinsel(PG_FUNCTION_ARGS)
+{
+	return DirectFunctionCall5(arraycontjoinsel, PG_GETARG_DATUM(0),
+							   ObjectIdGetDatum(OID_ARRAY_CONTAINS_OP),
+							   PG_GETARG_DATUM(2), PG_GETARG_DATUM(3), PG_GETARG_DATUM(4));
 }
