@@ -26,7 +26,15 @@ include $(PGXS)
 machi--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql)) control/machi.control
 	cat $(sort $(wildcard extension/sql/*.sql)) | sed "s/@EXTVERSION@/$(EXTVERSION)/g" > $@
 
-.PHONY: deps test run stop bench
+.PHONY: deps test run stop bench gateway-build
+
+# the gateway and the mailer are built with everything else
+all: gateway-build
+gateway-build:
+	$(MAKE) -C gateway
+clean: clean-gateway
+clean-gateway:
+	$(MAKE) -C gateway clean
 
 # Debian packages the project needs (build, run, test); fast when present.
 deps:

@@ -10,7 +10,49 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR="$ROOT/var"
 PGDIR="$VAR/pg"
 PORT=${MACHI_PG_PORT:-5499}
+HTTPS_PORT=${MACHI_HTTPS_PORT:-8443}
 DB=machi
+RUN="$VAR/run"
+LOG="$VAR/log"
+
+# daemon NAME CMD...: start CMD in the background unless NAME runs already;
+# its pid goes to var/run/NAME.pid, its output to var/log/NAME.log.
+daemon() {
+	local name=$1
+	shift
+	if [ -f "$RUN/$name.pid" ] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+		return 0
+	fi
+	nohup "$@" >>"$LOG/$name.log" 2>&1 &
+	echo $! >"$RUN/$name.pid"
+}
+
+# undaemon NAME: SIGTERM and wait (bounded) for it to exit.
+undaemon() {
+	local name=$1 pid i
+	[ -f "$RUN/$name.pid" ] || return 0
+	pid=$(cat "$RUN/$name.pid")
+	if kill -TERM "$pid" 2>/dev/null; then
+		for i in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$RUN/$name.pid"
+}
+
+# tls: a self-signed certificate for the local demo, made once
+tls() {
+	mkdir -p "$VAR/tls"
+	chmod 0700 "$VAR/tls"
+	if [ ! -f "$VAR/tls/cert.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+			-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+			-keyout "$VAR/tls/key.pem" -out "$VAR/tls/cert.pem" >/dev/null 2>&1
+		chmod 0600 "$VAR/tls/key.pem"
+	fi
+}
 
 psql_pg() {
 	as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGDIR" -p "$PORT" -U postgres "$@"
@@ -33,44 +75,35 @@ start() {
 	if [ "$(psql_pg -d "$DB" -Atc 'SELECT count(*) FROM machi.tenant')" = "0" ]; then
 		load_demo
 	fi
+	mkdir -p "$RUN" "$LOG"
+	tls
+	local static=()
+	[ -d "$ROOT/console/dist" ] && static=(--static-dir "$ROOT/console/dist")
+	daemon gateway "$ROOT/gateway/machi-gateway" --listen "127.0.0.1:$HTTPS_PORT" --listen "[::1]:$HTTPS_PORT" \
+		--tls-cert "$VAR/tls/cert.pem" --tls-key "$VAR/tls/key.pem" \
+		--conninfo "host=$PGDIR port=$PORT dbname=$DB user=machi_gateway" \
+		--access-log "$LOG/access.log" "${static[@]}"
+	for i in $(seq 1 50); do
+		curl -s -o /dev/null --cacert "$VAR/tls/cert.pem" "https://127.0.0.1:$HTTPS_PORT/v1/health" && break
+		sleep 0.2
+	done
 	echo
 	echo "machi is running."
+	echo "  HTTPS: https://127.0.0.1:$HTTPS_PORT/  (self-signed: curl --cacert var/tls/cert.pem)"
+	echo "         curl --cacert var/tls/cert.pem https://127.0.0.1:$HTTPS_PORT/v1/tenants"
 	echo "  psql:  psql -h $PGDIR -p $PORT -U postgres $DB"
-	echo "  try:   SELECT status, convert_from(body, 'UTF8') FROM api.handle('GET', '/v1/tenants', '', '{}', NULL, NULL, NULL);"
+	echo "  logs:  var/log/ (gateway.log, access.log), PostgreSQL: var/pg/server.log"
 	echo "  stop:  make stop"
 }
 
-# load_demo: the eight municipalities of data/boundaries with departments
-# and categories.  psql reads the GeoJSON files (the server need not).
+# load_demo: the demo municipalities (scripts/demo.sh)
 load_demo() {
 	echo "machi: loading demo data"
-	local code name en
-	while IFS='|' read -r code name en; do
-		psql_pg -d "$DB" -v code="$code" -v name="$name" -v en="$en" \
-			-v boundary="$(cat "$ROOT/data/boundaries/$code.json")" >/dev/null <<'SQL'
-SELECT machi.create_tenant(:code, :'name', :'boundary'::jsonb, :'en');
-SELECT machi.create_department(:code, '土木事務所', 'Civil Engineering Office') AS roads \gset
-SELECT machi.create_department(:code, '公園緑地事務所', 'Parks Office') AS parks \gset
-SELECT machi.create_department(:code, '環境事業所', 'Environment Office') AS env \gset
-SELECT machi.create_category(:code, 'road', '道路・歩道の損傷', :roads, 'Road or pavement damage', '穴、段差、ひび割れなど', 1);
-SELECT machi.create_category(:code, 'light', '街灯・道路照明の故障', :roads, 'Broken street light', NULL, 2);
-SELECT machi.create_category(:code, 'park', '公園の遊具・施設', :parks, 'Park equipment or facilities', NULL, 3);
-SELECT machi.create_category(:code, 'dumping', '不法投棄', :env, 'Illegal dumping', NULL, 4);
-SELECT machi.create_category(:code, 'other', 'その他', :roads, 'Other', NULL, 9);
-SQL
-	done <<'LIST'
-12101|千葉市中央区|Chuo Ward, Chiba
-12102|千葉市花見川区|Hanamigawa Ward, Chiba
-12103|千葉市稲毛区|Inage Ward, Chiba
-12104|千葉市若葉区|Wakaba Ward, Chiba
-12105|千葉市緑区|Midori Ward, Chiba
-12106|千葉市美浜区|Mihama Ward, Chiba
-12204|船橋市|Funabashi
-12217|柏市|Kashiwa
-LIST
+	PGHOST="$PGDIR" PGPORT="$PORT" PGUSER=postgres MACHI_PG_DB="$DB" bash "$ROOT/scripts/demo.sh"
 }
 
 stop() {
+	undaemon gateway
 	cluster_stop "$PGDIR"
 	echo "machi: stopped"
 }

@@ -208,9 +208,17 @@ class Gateway:
         return ctx.wrap_socket(sock, server_hostname="127.0.0.1")
 
     def raw_request(self, data, timeout=10):
-        """Send raw bytes, return the raw response (until close or timeout)."""
+        """Send raw bytes, return the raw response (until close or timeout).
+
+        The server may answer and close before it has read everything (a
+        request far over a limit): a send that fails then still reads what
+        the server said.
+        """
         with self.raw(timeout) as s:
-            s.sendall(data)
+            try:
+                s.sendall(data)
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+                pass
             chunks = []
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
