@@ -55,6 +55,11 @@ run: deps
 stop:
 	@bash scripts/service.sh stop
 
+# Benchmarks; results in docs/benchmarks.md.
+bench: deps
+	$(MAKE) all
+	@bash bench/run.sh
+
 print-regress:
 	@echo $(REGRESS)
 print-isolation:
