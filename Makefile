@@ -14,7 +14,8 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 SHLIB_LINK = -lsodium -lzxcvbn
 
 # pg_regress: one file per feature, run in this order
-REGRESS = install privileges crypto passwords login sessions staff_admin registration pii_scan
+REGRESS = install privileges admin context rls routing locate reports photos open311 notices \
+	crypto passwords login sessions staff_admin registration pii_scan
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress
 ISOLATION = identity_concurrency
 ISOLATION_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/isolation
@@ -26,7 +27,15 @@ include $(PGXS)
 machi--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql)) control/machi.control
 	cat $(sort $(wildcard extension/sql/*.sql)) | sed "s/@EXTVERSION@/$(EXTVERSION)/g" > $@
 
-.PHONY: deps test run stop bench
+.PHONY: deps test run stop bench gateway-build
+
+# the gateway and the mailer are built with everything else
+all: gateway-build
+gateway-build:
+	$(MAKE) -C gateway
+clean: clean-gateway
+clean-gateway:
+	$(MAKE) -C gateway clean
 
 # Debian packages the project needs (build, run, test); fast when present.
 deps:
@@ -46,6 +55,11 @@ run: deps
 
 stop:
 	@bash scripts/service.sh stop
+
+# Benchmarks; results in docs/benchmarks.md.
+bench: deps
+	$(MAKE) all
+	@bash bench/run.sh
 
 print-regress:
 	@echo $(REGRESS)

@@ -162,6 +162,25 @@ MachiContextSetSystem(const char *reason)
 }
 
 /*
+ * MachiContextSetApiClient: an Open311 client that presented a valid API key
+ * of tenant_id.  It has no account; policies let it post reports to that
+ * tenant without an author.  The key id is kept as the session id for the
+ * audit trail.
+ */
+void
+MachiContextSetApiClient(int32 tenant_id, int64 key_id)
+{
+	current.tenant_id = tenant_id;
+	current.account_id = 0;
+	current.session_id = key_id;
+	current.nperms = 0;
+	current.ndepts = 0;
+	strlcpy(current.role, MACHI_ROLE_OPEN311, sizeof(current.role));
+	current.valid = true;
+	current.nest_level = GetCurrentTransactionNestLevel();
+}
+
+/*
  * MachiContextSetAccount: become account_id, loading its tenant, role,
  * permissions and department scope from the tables.  The caller must have
  * verified that the caller is this account (a valid session token, or a
@@ -368,4 +387,18 @@ machi_current_request_id(PG_FUNCTION_ARGS)
 	if (!current.valid || current.request_id[0] == '\0')
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(current.request_id));
+}
+
+PG_FUNCTION_INFO_V1(machi_current_api_key);
+
+/*
+ * machi.current_api_key(): the key id of an Open311 client caller, NULL for
+ * every other caller.
+ */
+Datum
+machi_current_api_key(PG_FUNCTION_ARGS)
+{
+	if (!current.valid || strcmp(current.role, MACHI_ROLE_OPEN311) != 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(current.session_id);
 }

@@ -23,6 +23,7 @@
 #define MACHI_ROLE_VIEWER			"viewer"
 #define MACHI_ROLE_CITIZEN			"citizen"
 #define MACHI_ROLE_ANONYMOUS		"anonymous"
+#define MACHI_ROLE_OPEN311		"open311_client"
 
 typedef struct MachiPermission
 {
@@ -67,6 +68,7 @@ extern void MachiContextSetAnonymous(const char *client_addr, const char *reques
 extern void MachiContextSetAccount(int64 account_id, const char *client_addr,
 								   const char *request_id);
 extern void MachiContextSetSystem(const char *reason);
+extern void MachiContextSetApiClient(int32 tenant_id, int64 key_id);
 extern bool MachiContextHasPermission(const char *resource, bool update);
 
 #endif							/* MACHI_CONTEXT_H */

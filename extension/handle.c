@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -36,6 +37,7 @@
 #include "utils/resowner.h"
 #include "utils/typcache.h"
 
+#include "apikey.h"
 #include "auth.h"
 #include "context.h"
 #include "handle.h"
@@ -463,8 +465,11 @@ RunRoute(MachiHttpRequest *hr, MachiHttpResponse *out)
 		/* other media types (photos) reach the route as raw bytes only */
 	}
 
-	/* who is calling: a session token, or nobody */
-	MachiAuthenticate(hr, route->auth);
+	/* who is calling: an Open311 API key, a session token, or nobody */
+	if (strcmp(route->auth, "apikey") == 0)
+		MachiApiKeyAuthenticate(hr, data, query);
+	else
+		MachiAuthenticate(hr, route->auth);
 
 	/* build machi.request and call the route function */
 	argtype = get_func_rettype(route->handler);	/* machi.response */
@@ -549,8 +554,22 @@ HttpStatusFor(int sqlerrcode)
 		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
 			return 413;
 	}
-	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION)
-		return 400;
+	/* data exceptions that bad input provokes (not, say, division by zero) */
+	switch (sqlerrcode)
+	{
+		case ERRCODE_INVALID_TEXT_REPRESENTATION:
+		case ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE:
+		case ERRCODE_STRING_DATA_RIGHT_TRUNCATION:
+		case ERRCODE_INVALID_DATETIME_FORMAT:
+		case ERRCODE_DATETIME_VALUE_OUT_OF_RANGE:
+		case ERRCODE_INVALID_PARAMETER_VALUE:
+		case ERRCODE_INVALID_ESCAPE_SEQUENCE:
+		case ERRCODE_CHARACTER_NOT_IN_REPERTOIRE:
+		case ERRCODE_UNTRANSLATABLE_CHARACTER:
+		case ERRCODE_INVALID_REGULAR_EXPRESSION:
+		case ERRCODE_INVALID_BINARY_REPRESENTATION:
+			return 400;
+	}
 	return 500;
 }
 
@@ -624,9 +643,9 @@ ErrorResponse(ErrorData *edata, MachiHttpRequest *hr, MachiHttpResponse *out)
 	}
 	else
 	{
-		/* constraint names of SQL's own 409/422 errors are not codes; ours are */
-		bool		own = unpack_sql_state(edata->sqlerrcode)[0] == 'M';
-		const char *code = edata->constraint_name && (own || (status != 409 && status != 422)) ?
+		/* our own codes travel in the constraint field; real constraint names stay private */
+		const char *code = edata->constraint_name &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ?
 		edata->constraint_name : DefaultCodeFor(status);
 		const char *msg = edata->message ? edata->message : "";
 
@@ -759,6 +778,24 @@ MergeHeaders(MachiHttpResponse *out, const char *request_id)
 		JsonbBuildPushString(&b, "cache-control", 13, "no-store", 8);
 	JsonbBuildPushString(&b, "x-request-id", 12, request_id, strlen(request_id));
 	return JsonbBuildEnd(&b);
+}
+
+PG_FUNCTION_INFO_V1(machi_route_changed);
+
+/*
+ * machi_route_changed: statement trigger on machi.route.  Data changes do
+ * not invalidate the relcache by themselves; this makes every backend drop
+ * its route cache when the change commits (and this backend at once).
+ */
+Datum
+machi_route_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "machi_route_changed must be called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 PG_FUNCTION_INFO_V1(machi_api_handle);

@@ -15,6 +15,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include <sodium.h>
+
 #include "context.h"
 #include "crypto.h"
 #include "machi.h"
@@ -115,6 +117,21 @@ int			machi_outbox_max_attempts = 5;
  * sent by e-mail (verification, password reset).
  */
 char	   *machi_public_base_url = NULL;
+
+/*
+ * machi.report_rate_per_hour: how many reports one citizen account may post
+ * in any hour; more answer 429 with Retry-After.  Protects staff queues
+ * from floods by a single account.
+ */
+int			machi_report_rate_per_hour = 20;
+
+/*
+ * machi.photo_max_bytes / machi.photo_max_count: the size of one photo and
+ * the number of photos per report.  Photos are stored in the database, so
+ * these bound its growth per report.
+ */
+int			machi_photo_max_bytes = 10 * 1024 * 1024;
+int			machi_photo_max_count = 4;
 
 void		_PG_init(void);
 
@@ -244,8 +261,33 @@ _PG_init(void)
 							   "https://localhost",
 							   PGC_SUSET, 0,
 							   machi_public_base_url_check, NULL, NULL);
+	DefineCustomIntVariable("machi.report_rate_per_hour",
+							"Reports one citizen account may post per hour.",
+							NULL,
+							&machi_report_rate_per_hour,
+							20, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.photo_max_bytes",
+							"Largest photo accepted, in bytes.",
+							NULL,
+							&machi_photo_max_bytes,
+							10 * 1024 * 1024, 1024, 64 * 1024 * 1024,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.photo_max_count",
+							"Photos per report.",
+							NULL,
+							&machi_photo_max_count,
+							4, 1, 16,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("machi");
 
+	if (sodium_init() < 0)
+		ereport(FATAL,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("machi: could not initialise libsodium")));
 	MachiContextInit();
 	MachiCryptoInit();
 }

@@ -44,6 +44,9 @@
 extern int	machi_max_body_bytes;
 extern int	machi_max_query_bytes;
 extern int	machi_locate_tolerance_m;
+extern int	machi_report_rate_per_hour;
+extern int	machi_photo_max_bytes;
+extern int	machi_photo_max_count;
 
 /* identity: keys, passwords, sessions, lockout, mail (machi.c) */
 extern char *machi_master_key_file;

@@ -6,6 +6,36 @@
 
 PGBIN=$(pg_config --bindir)
 
+# cluster_private_tree DIR ROOT: make DIR/pgroot a private view of the
+# PostgreSQL installation in which machi's files are the ones built in ROOT
+# (everything else is a symlink to the system's files), and point PGBIN at
+# it.  PostgreSQL finds its share and lib directories relative to the
+# postgres binary, so a cluster started from here loads this build's
+# extension whatever another build installs meanwhile.
+cluster_private_tree() {
+	local dir=$1 root=$2
+	local bindir libdir sharedir r f
+	bindir=$(pg_config --bindir)
+	libdir=$(pg_config --pkglibdir)
+	sharedir=$(pg_config --sharedir)
+	r="$dir/pgroot"
+	mkdir -p "$r$bindir" "$r$libdir" "$r$sharedir/extension"
+	for f in postgres initdb pg_ctl; do cp "$bindir/$f" "$r$bindir/"; done
+	for f in "$libdir"/*; do
+		case "$(basename "$f")" in machi.so) ;; *) ln -s "$f" "$r$libdir/" ;; esac
+	done
+	cp "$root/machi.so" "$r$libdir/"
+	for f in "$sharedir"/*; do
+		[ "$(basename "$f")" = extension ] || ln -s "$f" "$r$sharedir/"
+	done
+	for f in "$sharedir"/extension/*; do
+		case "$(basename "$f")" in machi.control | machi--*) ;; *) ln -s "$f" "$r$sharedir/extension/" ;; esac
+	done
+	cp "$root/control/machi.control" "$root"/machi--*.sql "$r$sharedir/extension/"
+	chmod -R a+rX "$dir/pgroot"
+	PGBIN="$r$bindir"
+}
+
 # as_pg CMD...: run a command as the postgres user.
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then

@@ -51,8 +51,8 @@ BEGIN
 END
 $$;
 
-SELECT machi.create_tenant(12101, '千葉市中央区', pg_read_file(:'datadir' || '/boundaries/12101.json')::jsonb)
-WHERE NOT EXISTS (SELECT 1 FROM machi.tenant WHERE tenant_id = 12101);
+SELECT CASE WHEN EXISTS (SELECT 1 FROM machi.tenant WHERE tenant_id = 12101) THEN true
+			ELSE machi.create_tenant(12101, '千葉市中央区', pg_read_file(:'datadir' || '/boundaries/12101.json')::jsonb) IS NOT NULL END AS tenant_ready;
 SELECT machi.import_account('citizen', 'login-a@example.jp', machi.password_hash('login password A 1'),
 							profile => '{"nickname": "login-a"}') AS a1 \gset
 SELECT account_id AS s1, initial_password AS s1pw

@@ -38,8 +38,8 @@ FROM unnest(ARRAY[
 	'login-a@example.jp', 'login-staff@city.example', 'Login Staff', 'login-locked@example.jp', 'login-lockme@example.jp',
 	'sess-admin@city.example', 'Session Admin', 'sess-citizen@example.jp',
 	'adm3@city.example', 'Admin Three', 'staff3@city.example', '道路 太郎', '内線 1234', '公園 花子',
-	'reg-hanako@example.jp', 'はなこ', '登録 花子', '043-245-5111', '0432455111', '260-8722', '千葉市中央区千葉港1-1',
-	'千葉市中央区中央4-5-1', '1990-04-01', 'engineer', 'reg-verify@example.jp', 'mailbox of reg-hanako',
+	'reg-hanako@example.jp', 'はなこ', '登録 花子', '043-245-5111', '0432455111', '260-8722', '千葉市中央区登戸9-9-9',
+	'千葉市中央区中央4-5-1', '1990-04-01', 'seismologist', 'reg-verify@example.jp', 'mailbox of reg-hanako',
 	-- passwords
 	'sakura tram lantern 8', 'brand new phrase 11', 'plum kettle orbit 29', 'login password A 1', 'staff three password'
 ]) AS v LEFT JOIN LATERAL pg_temp.find(v) f ON true

@@ -46,8 +46,8 @@ SELECT count(*) >= 0 AS drained FROM pg_temp.mail();
 -- register a citizen: every personal field is accepted and sealed
 SELECT * FROM pg_temp.api('POST', '/v1/auth/register', '{
 	"email": "Reg-Hanako@Example.JP", "password": "sakura tram lantern 8", "nickname": "はなこ",
-	"name": "登録 花子", "phone": "043-245-5111", "postal_code": "260-8722", "address": "千葉市中央区千葉港1-1",
-	"birthday": "1990-04-01", "gender": "female", "occupation": "engineer", "home_tenant_id": 12101}');
+	"name": "登録 花子", "phone": "043-245-5111", "postal_code": "260-8722", "address": "千葉市中央区登戸9-9-9",
+	"birthday": "1990-04-01", "gender": "female", "occupation": "seismologist", "home_tenant_id": 12101}');
 -- validation
 SELECT status, body->'error'->>'field' AS field, body->'error'->>'message' AS message
 FROM (VALUES (1, '{"email": "not-an-address", "password": "sakura tram lantern 8", "nickname": "x", "name": "x", "phone": "0432455111"}'::jsonb),

@@ -18,8 +18,8 @@ CREATE FUNCTION pg_temp.token(email text, pw text) RETURNS text
 	SELECT body->>'token' FROM pg_temp.api('POST', '/v1/auth/login',
 		jsonb_build_object('email', email, 'password', pw)) $$;
 
-SELECT machi.create_tenant(12102, '千葉市花見川区', pg_read_file(:'datadir' || '/boundaries/12102.json')::jsonb)
-WHERE NOT EXISTS (SELECT 1 FROM machi.tenant WHERE tenant_id = 12102);
+SELECT CASE WHEN EXISTS (SELECT 1 FROM machi.tenant WHERE tenant_id = 12102) THEN true
+			ELSE machi.create_tenant(12102, '千葉市花見川区', pg_read_file(:'datadir' || '/boundaries/12102.json')::jsonb) IS NOT NULL END AS tenant_ready;
 SELECT account_id AS s1, initial_password AS s1pw
 FROM machi.create_staff(12102, 'sess-admin@city.example', 'Session Admin', 'tenant_admin') \gset
 

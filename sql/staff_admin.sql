@@ -26,21 +26,23 @@ BEGIN
 END
 $$;
 
-SELECT machi.create_tenant(t, 'tenant ' || t, pg_read_file(:'datadir' || '/boundaries/' || t || '.json')::jsonb)
-FROM unnest(ARRAY[12103, 12104]) t WHERE NOT EXISTS (SELECT 1 FROM machi.tenant x WHERE x.tenant_id = t);
-SELECT machi.create_department(12103, '道路課') AS d3 \gset
+SELECT t, CASE WHEN EXISTS (SELECT 1 FROM machi.tenant x WHERE x.tenant_id = t) THEN true
+			   ELSE machi.create_tenant(t, 'tenant ' || t, pg_read_file(:'datadir' || '/boundaries/' || t || '.json')::jsonb) IS NOT NULL END AS tenant_ready
+FROM unnest(ARRAY[12204, 12104]) t ORDER BY t;
+SELECT machi.create_department(12204, '道路課') AS d3 \gset
 SELECT machi.create_department(12104, '公園課') AS d4 \gset
 -- each tenant's first admin is made by an operator
-SELECT account_id AS adm3, initial_password AS adm3pw FROM machi.create_staff(12103, 'adm3@city.example', 'Admin Three', 'tenant_admin') \gset
+SELECT account_id AS adm3, initial_password AS adm3pw FROM machi.create_staff(12204, 'adm3@city.example', 'Admin Three', 'tenant_admin') \gset
 SELECT account_id AS adm4, initial_password AS adm4pw FROM machi.create_staff(12104, 'adm4@city.example', 'Admin Four', 'tenant_admin') \gset
-SELECT machi.create_staff(12103, 'x@city.example', 'X', 'system_admin');
-SELECT machi.create_staff(12103, 'x@city.example', 'X', 'citizen');
+SELECT machi.create_staff(12204, 'x@city.example', 'X', 'system_admin');
+SELECT machi.create_staff(12204, 'x@city.example', 'X', 'citizen');
 SELECT machi.create_staff(99999, 'x@city.example', 'X');
 SELECT pg_temp.ready('adm3@city.example', :'adm3pw') AS t3 \gset
 SELECT pg_temp.ready('adm4@city.example', :'adm4pw') AS t4 \gset
 
 -- create staff: the initial password is in the answer only, must be changed
-SELECT status, (body->'staff') - 'id' - 'last_login_at' AS staff, length(body->>'initial_password') AS pw_len
+SELECT status, (body->'staff') - 'id' - 'last_login_at' - 'departments' AS staff,
+	   body->'staff'->'departments' = jsonb_build_array(:d3) AS in_d3, length(body->>'initial_password') AS pw_len
 FROM pg_temp.api('POST', '/v1/admin/staff', jsonb_build_object(
 	'email', 'staff3@city.example', 'name', '道路 太郎', 'role', 'staff', 'department_ids', jsonb_build_array(:d3),
 	'contact', '内線 1234'), :'t3');
@@ -68,7 +70,7 @@ FROM pg_temp.api('GET', '/v1/admin/staff', NULL, :'t3') r, jsonb_array_elements(
 ORDER BY 1;
 SELECT count(*) AS other_tenant_rows
 FROM pg_temp.api('GET', '/v1/admin/staff', NULL, :'t3') r, jsonb_array_elements(r.body->'staff') s
-WHERE (s->>'tenant_id')::int <> 12103;
+WHERE (s->>'tenant_id')::int <> 12204;
 
 -- another tenant's staff: not found, whatever the method
 SELECT m, status, body->'error'->>'code' AS code

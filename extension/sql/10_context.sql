@@ -53,3 +53,9 @@ CREATE FUNCTION machi.act_as(account bigint, reason text) RETURNS void
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION machi.act_as(bigint, text) IS
 'machi_admin only, audited: act as an account until the end of the transaction (support work). api.handle calls without credentials in the same transaction run as that account. Usage: BEGIN; SELECT machi.act_as(42, ''ticket 1234: cannot see report''); SELECT * FROM api.handle(''GET'', ''/v1/me'', '''', ''{}'', NULL, NULL, NULL); COMMIT;';
+
+CREATE FUNCTION machi.current_api_key() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'machi_current_api_key'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION machi.current_api_key() IS
+'The Open311 API key (machi.api_key.key_id) the current caller presented; NULL for everybody else.';

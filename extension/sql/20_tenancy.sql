@@ -247,7 +247,7 @@ COMMENT ON FUNCTION machi.locate(float8, float8) IS
 'The one active tenant that serves a position (WGS 84 degrees), or NULL. Rule: among the tenants whose boundary covers the point (edges included), the lowest tenant_id wins (neighbouring official boundaries overlap by a few square metres); if none covers it, the nearest tenant within machi.locate_tolerance_m metres (hairline gaps between neighbours); otherwise NULL.';
 
 CREATE FUNCTION machi.geojson_to_boundary(doc jsonb) RETURNS public.geometry
-	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -297,4 +297,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION machi.geojson_to_boundary(jsonb) IS
-'A tenant boundary (MultiPolygon, SRID 4326) from GeoJSON: a FeatureCollection, Feature, Polygon or MultiPolygon. Invalid rings are repaired with ST_MakeValid and all parts are unioned.';
+'A tenant boundary (MultiPolygon, SRID 4326) from GeoJSON (NULL for NULL): a FeatureCollection, Feature, Polygon or MultiPolygon. Invalid rings are repaired with ST_MakeValid and all parts are unioned.';

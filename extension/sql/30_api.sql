@@ -27,19 +27,26 @@ CREATE TABLE machi.route (
 	method		text NOT NULL CHECK (method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
 	pattern		text NOT NULL CHECK (pattern ~ '^(/([A-Za-z0-9._-]+|\{[a-z_]+\}))+$'),
 	handler		regprocedure NOT NULL,
-	auth		text NOT NULL CHECK (auth IN ('public', 'user', 'citizen', 'staff')),
+	auth		text NOT NULL CHECK (auth IN ('public', 'user', 'citizen', 'staff', 'apikey')),
 	max_body	int NOT NULL DEFAULT 65536 CHECK (max_body >= 0),
 	description	text NOT NULL,
 	PRIMARY KEY (method, pattern)
 );
 COMMENT ON TABLE machi.route IS
-'The HTTP API: method and path pattern ({name} captures a segment) to the route function that serves it, who may call it (public, user = any signed-in account, citizen, staff) and its body size limit. api.handle reads it; when several patterns match, the one with more literal segments wins.';
+'The HTTP API: method and path pattern ({name} captures a segment) to the route function that serves it, who may call it (public, user = any signed-in account, citizen, staff, apikey = public or an Open311 API key) and its body size limit. api.handle reads it; when several patterns match, the one with more literal segments wins.';
 
 ALTER TABLE machi.route ENABLE ROW LEVEL SECURITY;
 ALTER TABLE machi.route FORCE ROW LEVEL SECURITY;
 CREATE POLICY route_select ON machi.route FOR SELECT USING (true);
 CREATE POLICY route_write ON machi.route FOR ALL
 	USING ((SELECT machi.is_operator())) WITH CHECK ((SELECT machi.is_operator()));
+
+CREATE FUNCTION machi.route_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'machi_route_changed'
+	LANGUAGE C;
+COMMENT ON FUNCTION machi.route_changed() IS 'Trigger: every backend reloads machi.route after a change commits.';
+CREATE TRIGGER route_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON machi.route
+	FOR EACH STATEMENT EXECUTE FUNCTION machi.route_changed();
 
 CREATE VIEW machi.routes AS
 	SELECT method, pattern, handler, auth, max_body, description
@@ -229,11 +236,17 @@ CREATE FUNCTION machi.rt_locate(r machi.request) RETURNS machi.response
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	lat float8 := machi.arg_number(r.query, 'lat', -90, 90);
-	lon float8 := machi.arg_number(r.query, 'lon', -180, 180);
+	src jsonb := CASE WHEN r.method = 'POST' THEN coalesce(r.data, '{}') ELSE r.query END;
+	lat float8;
+	lon float8;
 	tid int;
 	t machi.tenant;
 BEGIN
+	IF jsonb_typeof(src) <> 'object' THEN
+		PERFORM machi.fail(400, 'the body must be a JSON object with lat and lon');
+	END IF;
+	lat := machi.arg_number(src, 'lat', -90, 90);
+	lon := machi.arg_number(src, 'lon', -180, 180);
 	tid := machi.locate(lat, lon);
 	IF tid IS NULL THEN
 		PERFORM machi.fail(422, 'this position is outside every participating area', 'lat',
@@ -245,10 +258,11 @@ BEGIN
 									   'categories', machi.categories_json(tid)));
 END
 $$;
-COMMENT ON FUNCTION machi.rt_locate(machi.request) IS 'GET /v1/locate?lat=&lon=: which tenant and which categories serve this position.';
+COMMENT ON FUNCTION machi.rt_locate(machi.request) IS 'GET /v1/locate?lat=&lon= (or POST with a JSON body {"lat":..,"lon":..}): which tenant and which categories serve this position.';
 
 INSERT INTO machi.route (method, pattern, handler, auth, max_body, description) VALUES
 	('GET', '/v1/health', 'machi.rt_health(machi.request)', 'public', 0, 'Health of the database: status, version, standby or not.'),
 	('GET', '/v1/tenants', 'machi.rt_tenants(machi.request)', 'public', 0, 'Participating municipalities.'),
 	('GET', '/v1/tenants/{id}/categories', 'machi.rt_tenant_categories(machi.request)', 'public', 0, 'Categories a municipality accepts reports for.'),
-	('GET', '/v1/locate', 'machi.rt_locate(machi.request)', 'public', 0, 'Which municipality and categories serve a position (lat, lon).');
+	('GET', '/v1/locate', 'machi.rt_locate(machi.request)', 'public', 0, 'Which municipality and categories serve a position (query lat, lon).'),
+	('POST', '/v1/locate', 'machi.rt_locate(machi.request)', 'public', 4096, 'Which municipality and categories serve a position (JSON body {"lat", "lon"}).');

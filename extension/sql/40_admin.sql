@@ -13,6 +13,9 @@ CREATE FUNCTION machi.create_tenant__impl(tenant_id int, name text, boundary jso
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF create_tenant__impl.boundary IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'MC400', MESSAGE = 'boundary is required', COLUMN = 'boundary';
+	END IF;
 	INSERT INTO machi.tenant (tenant_id, name, name_en, boundary, staff_idle_timeout)
 	VALUES (create_tenant__impl.tenant_id, create_tenant__impl.name, create_tenant__impl.name_en,
 			machi.geojson_to_boundary(create_tenant__impl.boundary),

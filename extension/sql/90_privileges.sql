@@ -67,3 +67,23 @@ GRANT SELECT ON machi.routes TO machi_admin;
 GRANT USAGE ON SCHEMA machi TO machi_mailer;
 GRANT EXECUTE ON FUNCTION machi.outbox_claim(text, int) TO machi_mailer;
 GRANT EXECUTE ON FUNCTION machi.outbox_ack(bigint, boolean, text) TO machi_mailer;
+
+-- operators read every table (personal data stays ciphertext; decryption
+-- only through audited functions such as machi.reveal_account) but write
+-- only through the admin functions
+DO $dbaread$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT c.oid::regclass AS tab, c.relrowsecurity
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'machi' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+	LOOP
+		EXECUTE pg_catalog.format('GRANT SELECT ON %s TO machi_admin', r.tab);
+		IF r.relrowsecurity THEN
+			EXECUTE pg_catalog.format('CREATE POLICY operator_read ON %s FOR SELECT TO machi_admin USING (true)', r.tab);
+		END IF;
+	END LOOP;
+END
+$dbaread$;

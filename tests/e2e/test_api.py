@@ -1,0 +1,93 @@
+"""The real HTTP API through the real gateway (runs against the extension).
+
+Runs only when the suite points at a database with the machi extension and
+demo data (MACHI_E2E_PGHOST..., as scripts/test.sh does); the mock schema
+has none of these routes.
+"""
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("real_api")
+
+
+@pytest.fixture(scope="module")
+def real_api(cluster):
+    if not cluster.external:
+        pytest.skip("needs the machi extension (MACHI_E2E_PGHOST)")
+    with cluster.connect() as conn:
+        n = conn.execute("SELECT count(*) FROM machi.tenant").fetchone()[0]
+    if n == 0:
+        pytest.skip("the database has no tenants")
+
+
+def test_health(gateway):
+    r = gateway.get("/v1/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+def test_tenants_and_categories(gateway):
+    r = gateway.get("/v1/tenants")
+    assert r.status_code == 200
+    tenants = {t["id"]: t for t in r.json()["tenants"]}
+    assert 12101 in tenants and tenants[12101]["name"] == "千葉市中央区"
+    r = gateway.get("/v1/tenants/12101/categories")
+    assert r.status_code == 200
+    codes = [c["code"] for c in r.json()["categories"]]
+    assert "road" in codes
+    assert gateway.get("/v1/tenants/424242/categories").status_code == 404
+
+
+def test_locate_inside_and_outside(gateway):
+    r = gateway.get("/v1/locate", params={"lat": "35.6073", "lon": "140.1063"})
+    assert r.status_code == 200 and r.json()["tenant"]["id"] == 12101
+    r = gateway.get("/v1/locate", params={"lat": "35.55", "lon": "139.95"})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "outside_service_area"
+    r = gateway.post("/v1/locate", json={"lat": 35.6376, "lon": 140.0924})
+    assert r.status_code == 200 and r.json()["tenant"]["id"] == 12103
+
+
+def test_errors_are_json_with_status(gateway):
+    r = gateway.get("/v1/nowhere")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = requests_delete(gateway, "/v1/tenants")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+    r = gateway.post("/v1/locate", data=b'{"lat": 35.6', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["message"] == "request body is not valid JSON"
+    r = gateway.post("/v1/locate", data=b"x" * 5000, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    r = gateway.get("/v1/reports/1")
+    assert r.status_code == 404
+
+
+def test_security_headers_and_request_id(gateway):
+    r = gateway.get("/v1/tenants")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "max-age" in r.headers["strict-transport-security"]
+    assert r.headers["cache-control"] == "no-store"
+    assert len(r.headers["x-request-id"]) >= 16
+
+
+def test_reports_need_a_citizen(gateway):
+    r = gateway.post("/v1/reports", json={"category": "road", "lat": 35.6073, "lon": 140.1063, "title": "x"})
+    assert r.status_code == 401
+    r = gateway.get("/v1/reports")
+    assert r.status_code == 200 and isinstance(r.json()["reports"], list)
+    assert gateway.get("/v1/staff/reports").status_code == 401
+
+
+def test_open311(gateway):
+    r = gateway.get("/open311/v2/discovery.json")
+    assert r.status_code == 200
+    assert r.json()["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    r = gateway.get("/open311/v2/services.xml", params={"jurisdiction_id": "12101"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    assert "<service_code>road</service_code>" in r.text
+    r = gateway.get("/open311/v2/requests.json")
+    assert r.status_code == 200 and isinstance(r.json(), list)
+
+
+def requests_delete(gateway, path):
+    import requests
+    return requests.delete(gateway.base + path, timeout=10, verify=gateway.certs.cert)
