@@ -36,6 +36,7 @@
 #include "utils/resowner.h"
 #include "utils/typcache.h"
 
+#include "audit.h"
 #include "auth.h"
 #include "context.h"
 #include "handle.h"
@@ -804,6 +805,7 @@ machi_api_handle(PG_FUNCTION_ARGS)
 	MachiContextSave(&saved);
 	hr.outer = &saved;
 	MachiContextSetAnonymous(hr.client_addr_text, hr.request_id);
+	MachiAuditRequestBegin();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -832,6 +834,7 @@ machi_api_handle(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	hr.duration_us = (int64) (GetCurrentTimestamp() - start);
+	MachiAuditRequestEnd(&hr, &out);
 
 	values[0] = Int32GetDatum(out.status);
 	values[1] = JsonbPGetDatum(MergeHeaders(&out, hr.request_id));

@@ -15,6 +15,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "audit.h"
 #include "context.h"
 #include "machi.h"
 
@@ -41,11 +42,36 @@ int			machi_max_query_bytes = 8192;
  */
 int			machi_locate_tolerance_m = 10;
 
+/*
+ * machi.audit_retention_days: how long the audit trail is kept.
+ * machi.audit_retention() drops a month's partition once every row in it is
+ * older than this.  The service promises customers at least a year, so the
+ * check hook refuses less than 365 days; server-wide (SIGHUP) because the
+ * retention job and every session must agree.
+ */
+int			machi_audit_retention_days = 400;
+
 void		_PG_init(void);
 
 /*
+ * CheckAuditRetentionDays: GUC check hook of machi.audit_retention_days.
+ */
+static bool
+CheckAuditRetentionDays(int *newval, void **extra, GucSource source)
+{
+	if (*newval < 365)
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errmsg("machi.audit_retention_days must be at least 365");
+		GUC_check_errdetail("The audit trail is kept for at least one year.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * _PG_init: define the GUCs and register the transaction callbacks of the
- * caller context.
+ * caller context and of the audit trail.
  */
 void
 _PG_init(void)
@@ -71,7 +97,15 @@ _PG_init(void)
 							10, 0, 1000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.audit_retention_days",
+							"Days the audit trail is kept before machi.audit_retention() drops a month.",
+							"At least 365.",
+							&machi_audit_retention_days,
+							400, 1, 36500,
+							PGC_SIGHUP, 0,
+							CheckAuditRetentionDays, NULL, NULL);
 	MarkGUCPrefixReserved("machi");
 
 	MachiContextInit();
+	MachiAuditInit();
 }

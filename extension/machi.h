@@ -43,5 +43,6 @@
 extern int	machi_max_body_bytes;
 extern int	machi_max_query_bytes;
 extern int	machi_locate_tolerance_m;
+extern int	machi_audit_retention_days;
 
 #endif							/* MACHI_H */
