@@ -30,3 +30,8 @@ GRANT EXECUTE ON FUNCTION machi.verify_audit(timestamptz, timestamptz),
 	TO machi_auditor, machi_admin;
 GRANT EXECUTE ON FUNCTION machi.seal_audit(), machi.audit_maintain(int), machi.audit_retention()
 	TO machi_admin;
+GRANT SELECT ON machi.audit_row_history, machi.audit_account_activity, machi.audit_pii_disclosure
+	TO machi_auditor, machi_admin;
+GRANT EXECUTE ON FUNCTION machi.audit_business_hours(), machi.security_report(date, text, int, int),
+	machi.security_report_text(date, text)
+	TO machi_auditor, machi_admin;
