@@ -15,7 +15,7 @@ passed=0
 failed=0
 
 cleanup() {
-	cluster_stop "$TMP"
+	cluster_stop "$TMP/pg"
 	if [ "${MACHI_KEEP_TMP:-}" = "" ]; then
 		rm -rf "$TMP"
 	else
