@@ -100,8 +100,8 @@ CREATE FUNCTION machi.audit_refuse_change() RETURNS trigger
 AS $$
 BEGIN
 	RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-		MESSAGE = format('the audit trail is append-only: %s on %s.%s is refused',
-						 TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+		MESSAGE = format('the audit trail is append-only: %s is refused', TG_OP),
+		DETAIL = format('Table %I.%I.', TG_TABLE_SCHEMA, TG_TABLE_NAME),
 		HINT = 'Old months are removed only by machi.audit_retention().';
 END
 $$;
@@ -229,8 +229,12 @@ DECLARE
 BEGIN
 	SELECT string_agg(quote_literal(r.column_name), ', ' ORDER BY r.column_name) INTO redact
 	FROM machi.audit_redacted_column r WHERE r.table_name = rel;
-	EXECUTE format('DROP TRIGGER IF EXISTS audit_row ON %s', rel);
-	EXECUTE format('DROP TRIGGER IF EXISTS audit_truncate ON %s', rel);
+	IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname = 'audit_row') THEN
+		EXECUTE format('DROP TRIGGER audit_row ON %s', rel);
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname = 'audit_truncate') THEN
+		EXECUTE format('DROP TRIGGER audit_truncate ON %s', rel);
+	END IF;
 	EXECUTE format('CREATE TRIGGER audit_row AFTER INSERT OR UPDATE OR DELETE ON %s '
 				   'FOR EACH ROW EXECUTE FUNCTION machi.audit_row(%s)', rel, coalesce(redact, ''));
 	EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s '
