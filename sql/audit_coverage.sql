@@ -3,17 +3,18 @@
 -- the audit trail.
 \set VERBOSITY terse
 -- every table in schema machi: AFTER INSERT/UPDATE/DELETE FOR EACH ROW and
--- AFTER TRUNCATE FOR EACH STATEMENT, both machi.audit_row (lists offenders)
+-- AFTER TRUNCATE FOR EACH STATEMENT, both machi.audit_row, enabled ALWAYS
+-- (session_replication_role = replica does not silence them); lists offenders
 SELECT c.oid::regclass AS table_without_audit_trigger
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'machi' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND c.relname NOT IN ('audit_log', 'audit_seal')
   AND (NOT EXISTS (SELECT 1 FROM pg_trigger t
 				   WHERE t.tgrelid = c.oid AND t.tgfoid = 'machi.audit_row()'::regprocedure
-					 AND t.tgenabled = 'O' AND t.tgtype = (1 | 4 | 8 | 16))	-- row, insert, delete, update; after
+					 AND t.tgenabled = 'A' AND t.tgtype = (1 | 4 | 8 | 16))	-- row, insert, delete, update; after
 	   OR NOT EXISTS (SELECT 1 FROM pg_trigger t
 					  WHERE t.tgrelid = c.oid AND t.tgfoid = 'machi.audit_row()'::regprocedure
-						AND t.tgenabled = 'O' AND t.tgtype = 32))			-- statement, truncate; after
+						AND t.tgenabled = 'A' AND t.tgtype = 32))			-- statement, truncate; after
 ORDER BY 1;
 -- and the test above really looks at tables: it sees the current ones
 SELECT count(*) > 5 AS audited_tables
@@ -32,9 +33,9 @@ SELECT c.oid::regclass AS audit_table_without_append_only_trigger
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'machi' AND (c.relname IN ('audit_log', 'audit_seal') OR c.relname ~ '^audit_log_[0-9]{6}$')
   AND c.relkind IN ('r', 'p')
-  AND (NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid
+  AND (NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A'
 				   AND t.tgfoid = 'machi.audit_refuse_change()'::regprocedure AND t.tgtype = (1 | 2 | 8 | 16))
-	   OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid
+	   OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A'
 					  AND t.tgfoid = 'machi.audit_refuse_change()'::regprocedure AND t.tgtype = (2 | 32)))
 ORDER BY 1;
 -- partitions exist for this month and ahead

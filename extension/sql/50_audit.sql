@@ -116,6 +116,11 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON machi.audit_seal
 	FOR EACH ROW EXECUTE FUNCTION machi.audit_refuse_change();
 CREATE TRIGGER audit_append_only_truncate BEFORE TRUNCATE ON machi.audit_seal
 	FOR EACH STATEMENT EXECUTE FUNCTION machi.audit_refuse_change();
+-- also with session_replication_role = replica
+ALTER TABLE machi.audit_log ENABLE ALWAYS TRIGGER audit_append_only;
+ALTER TABLE machi.audit_log ENABLE ALWAYS TRIGGER audit_append_only_truncate;
+ALTER TABLE machi.audit_seal ENABLE ALWAYS TRIGGER audit_append_only;
+ALTER TABLE machi.audit_seal ENABLE ALWAYS TRIGGER audit_append_only_truncate;
 
 -- ---- partitions and retention ----
 
@@ -136,6 +141,8 @@ BEGIN
 	-- statement triggers of the parent are not inherited
 	EXECUTE format('CREATE TRIGGER audit_append_only_truncate BEFORE TRUNCATE ON machi.%I '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION machi.audit_refuse_change()', name);
+	EXECUTE format('ALTER TABLE machi.%I ENABLE ALWAYS TRIGGER audit_append_only', name);
+	EXECUTE format('ALTER TABLE machi.%I ENABLE ALWAYS TRIGGER audit_append_only_truncate', name);
 	EXECUTE format('REVOKE ALL ON machi.%I FROM PUBLIC', name);
 	EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON machi.%I FROM CURRENT_USER', name);
 	EXECUTE format('COMMENT ON TABLE machi.%I IS %L', name,
@@ -239,6 +246,10 @@ BEGIN
 				   'FOR EACH ROW EXECUTE FUNCTION machi.audit_row(%s)', rel, coalesce(redact, ''));
 	EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION machi.audit_row()', rel);
+	-- fire in session_replication_role = replica too: that setting must not
+	-- be a way to write without a trace
+	EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER audit_row', rel);
+	EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER audit_truncate', rel);
 END
 $$;
 COMMENT ON FUNCTION machi.audit_attach(regclass) IS
