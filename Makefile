@@ -14,7 +14,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 SHLIB_LINK = -lsodium -lzxcvbn
 
 # pg_regress: one file per feature, run in this order
-REGRESS = install privileges audit_coverage audit_row audit_append_only audit_seal
+REGRESS = install privileges audit_coverage audit_row audit_append_only audit_seal audit_events
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress
 ISOLATION = 
 ISOLATION_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/isolation

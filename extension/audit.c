@@ -467,6 +467,10 @@ PushKey(JsonbParseState **st, const char *key)
 	pushJsonbValue(st, WJB_KEY, &k);
 }
 
+/*
+ * PushString: a string value.  pushJsonbValue keeps the pointer until the
+ * object is serialised, so s must live that long (palloc'd, not stack).
+ */
 static void
 PushString(JsonbParseState **st, const char *s)
 {
@@ -490,7 +494,8 @@ PushInt(JsonbParseState **st, int64 n)
 
 /*
  * PushValue: one column value as a jsonb value: integers and booleans as
- * themselves, large values by size, everything else as its text output.
+ * themselves, dates and times in ISO 8601 (UTC), large values by size,
+ * everything else as its text output.
  */
 static void
 PushValue(JsonbParseState **st, Form_pg_attribute att, Datum d, bool isnull)
@@ -519,6 +524,16 @@ PushValue(JsonbParseState **st, Form_pg_attribute att, Datum d, bool isnull)
 			v.val.boolean = DatumGetBool(d);
 			pushJsonbValue(st, WJB_VALUE, &v);
 			return;
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			{
+				/* ISO 8601, UTC: not the writer's DateStyle and TimeZone */
+				const int	utc = 0;
+
+				PushString(st, JsonEncodeDateTime(NULL, d, att->atttypid, &utc));
+				return;
+			}
 	}
 	if (att->attlen == -1)
 	{

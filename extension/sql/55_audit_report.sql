@@ -85,15 +85,15 @@ AS $$
 		FROM a WHERE a.event = 'account_locked'
 		UNION ALL
 		-- permission denials (events, and 403 answers of the API)
-		SELECT 'medium', 'permission_denied',
-			   CASE WHEN a.account_id IS NOT NULL THEN 'account ' || a.account_id
-					ELSE 'address ' || coalesce(host(a.client_addr), 'local') END,
-			   max(a.tenant_id), count(*), min(a.logged_at), max(a.logged_at),
-			   jsonb_build_object('routes', jsonb_agg(DISTINCT coalesce(a.detail->>'route', a.detail->>'resource'))
-									 FILTER (WHERE coalesce(a.detail->>'route', a.detail->>'resource') IS NOT NULL))
-		FROM a WHERE a.event = 'permission_denied'
-			OR (a.event = 'api_call' AND a.detail->>'status' = '403')
-		GROUP BY a.account_id, CASE WHEN a.account_id IS NULL THEN a.client_addr END
+		SELECT 'medium', 'permission_denied', d.subject, max(d.tenant_id), count(*), min(d.logged_at),
+			   max(d.logged_at),
+			   jsonb_build_object('routes', coalesce(jsonb_agg(DISTINCT d.what) FILTER (WHERE d.what IS NOT NULL), '[]'))
+		FROM (SELECT a.*, coalesce(a.detail->>'route', a.detail->>'resource') AS what,
+					 CASE WHEN a.account_id IS NOT NULL THEN 'account ' || a.account_id
+						  ELSE 'address ' || coalesce(host(a.client_addr), 'local') END AS subject
+			  FROM a WHERE a.event = 'permission_denied'
+				 OR (a.event = 'api_call' AND a.detail->>'status' = '403')) d
+		GROUP BY d.subject
 		UNION ALL
 		-- cross-tenant probes: an authenticated caller asking for ids that do not exist for it
 		SELECT 'high', 'cross_tenant_probe', 'account ' || a.account_id, max(a.tenant_id),
@@ -104,12 +104,12 @@ AS $$
 		GROUP BY a.account_id
 		UNION ALL
 		-- bulk reads of personal data
-		SELECT 'high', 'pii_bulk_read',
-			   CASE WHEN a.account_id IS NOT NULL THEN 'account ' || a.account_id ELSE 'db user ' || a.db_user END,
-			   max(a.tenant_id), count(*), min(a.logged_at), max(a.logged_at),
-			   jsonb_build_object('subjects', count(DISTINCT a.detail->>'subject_account_id'))
-		FROM a WHERE a.event = 'pii_disclosure'
-		GROUP BY a.account_id, CASE WHEN a.account_id IS NULL THEN a.db_user END
+		SELECT 'high', 'pii_bulk_read', d.subject, max(d.tenant_id), count(*), min(d.logged_at), max(d.logged_at),
+			   jsonb_build_object('subjects', count(DISTINCT d.detail->>'subject_account_id'))
+		FROM (SELECT a.*, CASE WHEN a.account_id IS NOT NULL THEN 'account ' || a.account_id
+							   ELSE 'db user ' || a.db_user END AS subject
+			  FROM a WHERE a.event = 'pii_disclosure') d
+		GROUP BY d.subject
 		HAVING count(*) >= bulk
 		UNION ALL
 		-- exports
@@ -155,7 +155,7 @@ CREATE FUNCTION machi.security_report_text(day date, tz text DEFAULT 'Asia/Tokyo
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT format(E'machi security report for %s (%s)\n\n', day, tz)
+	SELECT format(E'machi security report for %s (%s)\n\n', to_char(day, 'YYYY-MM-DD'), tz)
 		|| coalesce(string_agg(format('[%s] %s: %s%s, %s event(s), %s - %s %s',
 									  r.severity, r.finding, r.subject,
 									  CASE WHEN r.tenant_id IS NOT NULL THEN ' (tenant ' || r.tenant_id || ')' ELSE '' END,
@@ -178,11 +178,12 @@ DECLARE
 	body text := machi.security_report_text(day);
 BEGIN
 	IF to_regprocedure('machi.outbox_enqueue(text, text, text)') IS NULL THEN
-		RAISE NOTICE 'machi: no outbox (machi.outbox_enqueue(text, text, text)); security report for % not queued', day;
+		RAISE NOTICE 'machi: no outbox (machi.outbox_enqueue(text, text, text)); security report for % not queued',
+			to_char(day, 'YYYY-MM-DD');
 		RETURN false;
 	END IF;
 	EXECUTE 'SELECT machi.outbox_enqueue($1, $2, $3)'
-		USING 'operators', format('machi security report %s', day), body;
+		USING 'operators', format('machi security report %s', to_char(day, 'YYYY-MM-DD')), body;
 	RETURN true;
 END
 $$;
