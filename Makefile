@@ -16,7 +16,7 @@ SHLIB_LINK = -lsodium -lzxcvbn
 # pg_regress: one file per feature, run in this order
 REGRESS = install privileges audit_coverage audit_row audit_append_only audit_seal audit_events
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress
-ISOLATION = 
+ISOLATION = audit_concurrency
 ISOLATION_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/isolation
 
 PG_CONFIG ?= pg_config
