@@ -369,7 +369,6 @@ WriteRecord(const AuditRecord *r)
 	Datum		values[AUDIT_NCOLS];
 	bool		nulls[AUDIT_NCOLS];
 	Oid			nsp;
-	Oid			parent;
 	Oid			seq;
 	Relation	part;
 
@@ -383,9 +382,8 @@ WriteRecord(const AuditRecord *r)
 	}
 
 	nsp = get_namespace_oid("machi", false);
-	parent = get_relname_relid("audit_log", nsp);
 	seq = get_relname_relid("audit_id_seq", nsp);
-	if (!OidIsValid(parent) || !OidIsValid(seq))
+	if (!OidIsValid(seq))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the audit trail machi.audit_log does not exist")));
@@ -418,7 +416,10 @@ WriteRecord(const AuditRecord *r)
 	nulls[AUDIT_COL_REQUEST_ID] = r->who.request_id[0] == '\0';
 	values[AUDIT_COL_REQUEST_ID] = CStringGetTextDatum(r->who.request_id);
 
-	LockRelationOid(parent, RowExclusiveLock);
+	/*
+	 * Only the partition is locked, as for a direct INSERT into it: what
+	 * could change the parent (DROP, ALTER TABLE) locks every partition.
+	 */
 	part = OpenPartition(nsp, r->logged_at);
 	InsertRow(part, values, nulls);
 	table_close(part, NoLock);
