@@ -12,7 +12,10 @@
  * transaction, who (account, role, tenant, session_user, client address,
  * request id, from the caller context), what (table, primary key,
  * operation) and, for an UPDATE, only the columns that changed with their
- * old and new values.
+ * old and new values.  A DELETE also records the row as it was (it is gone
+ * from the table); an INSERT records only the key (the row is in the table,
+ * and every later change is recorded), or the row when the table has no
+ * primary key.
  *
  * Encrypted or secret columns are never copied: a column whose name ends in
  * _enc, _hash, _bidx, _secret or _wrapped, or that is listed in
@@ -457,6 +460,10 @@ OutputFunction(Oid typid)
 	return f;
 }
 
+/*
+ * PushKey: an object key; key must outlive the JsonbParseState (column
+ * names of a tuple descriptor, literals, palloc'd strings).
+ */
 static void
 PushKey(JsonbParseState **st, const char *key)
 {
@@ -483,6 +490,9 @@ PushString(JsonbParseState **st, const char *s)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
+/*
+ * PushInt: an integer as a JSON number.
+ */
 static void
 PushInt(JsonbParseState **st, int64 n)
 {
@@ -575,8 +585,8 @@ IsRedacted(const char *col, const Trigger *tg)
 }
 
 /*
- * RowJsonb: every column of a row (INSERT, DELETE), redacted columns as
- * "redacted" when not null.
+ * RowJsonb: every column of a row (DELETE; INSERT without a primary key),
+ * redacted columns as "redacted" when not null.
  */
 static Jsonb *
 RowJsonb(TupleTableSlot *slot, const Trigger *tg)
@@ -731,9 +741,11 @@ machi_audit_row(PG_FUNCTION_ARGS)
 	}
 	else if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
+		/* the new row itself is in the table; later UPDATEs record changes */
 		r.op = "INSERT";
 		r.pk = PrimaryKeyJsonb(rel, td->tg_trigslot);
-		r.detail = RowJsonb(td->tg_trigslot, td->tg_trigger);
+		if (r.pk == NULL)
+			r.detail = RowJsonb(td->tg_trigslot, td->tg_trigger);
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{

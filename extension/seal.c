@@ -183,6 +183,10 @@ typedef struct RowHashCursor
 	bool		done;
 } RowHashCursor;
 
+/*
+ * RowHashOpen: open the cursor over the rows with from <= txid < upto.
+ * sha is the caller's reusable SHA-256 context.
+ */
 static void
 RowHashOpen(RowHashCursor *c, pg_cryptohash_ctx *sha, int64 from, int64 upto)
 {
@@ -239,6 +243,9 @@ RowHashNext(RowHashCursor *c, uint8 *hash, int64 *audit_id, TimestampTz *logged_
 	return true;
 }
 
+/*
+ * RowHashClose: release the cursor and its memory.
+ */
 static void
 RowHashClose(RowHashCursor *c)
 {
@@ -426,6 +433,9 @@ GetBytea(HeapTuple t, TupleDesc d, int col)
 	return DatumGetByteaPCopy(v);
 }
 
+/*
+ * SameBytes: whether a bytea (may be NULL) holds exactly these bytes.
+ */
 static bool
 SameBytes(bytea *b, const uint8 *expect, size_t len)
 {

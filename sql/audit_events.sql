@@ -67,8 +67,7 @@ SELECT machi.audit_event('login_failed', '[1]');
 
 -- the DBA views
 -- who touched this account row
-SELECT op, changes - 'account_id' - 'created_at' - 'updated_at' AS changes, changes->>'created_at' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$' AS iso_utc,
-	   account_id = :staff AS by_staff, act_as, request_id
+SELECT op, changes, account_id = :staff AS by_staff, act_as, request_id
 FROM machi.audit_row_history
 WHERE table_name = 'machi.account' AND pk @> jsonb_build_object('account_id', :staff) ORDER BY audit_id;
 -- what did the staff account do today

@@ -14,10 +14,8 @@ FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
 SELECT detail->>'function' AS function, detail->'args'->>'tenant_id' AS tenant_arg,
 	   detail->'args'->>'name_en' AS name_en_arg, length(detail->'args'->>'boundary') < 200 AS boundary_clipped
 FROM machi.audit_log WHERE audit_id > :mark AND event = 'admin_call' ORDER BY audit_id;
--- INSERT records the row; a large value (the boundary) by its size only
-SELECT pk, detail->>'name' AS name, detail->'boundary' ? 'bytes' AS boundary_by_size,
-	   detail ?& ARRAY['tenant_id', 'name', 'name_en', 'contract_state', 'settings'] AS all_columns
-FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant' AND op = 'INSERT';
+-- INSERT records the key (the row itself is in the table)
+SELECT pk, detail FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant' AND op = 'INSERT';
 -- the time of the write and of its transaction, the transaction id
 SELECT bool_and(logged_at >= xact_at AND logged_at <= clock_timestamp()) AS times_ok,
 	   bool_and(txid > 0) AS txid_ok
@@ -30,6 +28,15 @@ UPDATE machi.department SET active = active WHERE tenant_id = 12101;
 UPDATE machi.department SET active = false, name = '土木事務所 (旧)' WHERE tenant_id = 12101;
 SELECT op, (pk->>'department_id')::bigint = :dept AS pk_ok, pk->>'tenant_id' AS tenant, detail AS changes
 FROM machi.audit_log WHERE audit_id > :mark AND event = 'row' ORDER BY audit_id;
+-- a large value (a boundary) is recorded by its size only
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+SELECT machi.update_tenant(12101, boundary => pg_read_file(:'datadir' || '/boundaries/12102.json')::jsonb);
+SELECT jsonb_object_keys(detail) AS changed,
+	   detail->'boundary'->'old' ? 'bytes' AND detail->'boundary'->'new' ? 'bytes' AS boundary_by_size
+FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant' ORDER BY 1;
+-- times in ISO 8601 UTC, whatever the writer's DateStyle and TimeZone
+SELECT detail->'updated_at'->>'new' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$' AS iso_utc
+FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant';
 
 -- a DBA acting as a staff member: the rows carry the account, its role and
 -- tenant, the act_as flag and the reason; act_as itself is an event
@@ -45,7 +52,11 @@ SELECT event, op, table_name, account_id = :staff AS as_staff, role, tenant_id, 
 FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
 
 -- personal and secret columns: recorded as "redacted" / "changed", never by
--- value (the names *_enc, *_hash, ... and machi.audit_redacted_column)
+-- value (the names *_enc, *_hash, ... and machi.audit_redacted_column); a
+-- table without primary key has its INSERTed rows recorded whole
+CREATE TABLE public.person_log (nickname text, email_enc bytea, note text);
+INSERT INTO machi.audit_redacted_column VALUES ('public.person_log', 'nickname');
+SELECT machi.audit_attach('public.person_log');
 CREATE TABLE public.person (
 	person_id		int PRIMARY KEY,
 	nickname		text,
@@ -64,12 +75,14 @@ UPDATE public.person SET note = 'third';
 DELETE FROM public.person;
 INSERT INTO public.person VALUES (2, NULL, NULL, NULL, 'no secrets');
 TRUNCATE public.person;
-SELECT op, pk, detail FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
+INSERT INTO public.person_log VALUES ('たろう', convert_to('taro@example.jp', 'UTF8'), 'keyless');
+SELECT op, table_name, pk, detail FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
 -- scan every audit row written for the plaintexts, the ciphertexts (hex) and the hashes
 SELECT count(*) AS rows_scanned,
 	   count(*) FILTER (WHERE l::text ~ '(たろう|じろう|taro@|jiro@|argon2id|hash-one|hash-two)'
 						   OR l::text LIKE '%' || encode(convert_to('taro@example.jp', 'UTF8'), 'hex') || '%'
 						   OR l::text LIKE '%' || encode(convert_to('jiro@example.jp', 'UTF8'), 'hex') || '%') AS leaking_rows
 FROM machi.audit_log l WHERE audit_id > :mark;
-DELETE FROM machi.audit_redacted_column WHERE table_name = 'public.person'::regclass;
+DELETE FROM machi.audit_redacted_column WHERE table_name IN ('public.person'::regclass, 'public.person_log'::regclass);
 DROP TABLE public.person;
+DROP TABLE public.person_log;

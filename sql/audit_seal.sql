@@ -36,9 +36,9 @@ ALTER TABLE :part DISABLE TRIGGER audit_append_only;
 ALTER TABLE machi.audit_seal DISABLE TRIGGER audit_append_only;
 
 -- 1. a row edited
-UPDATE machi.audit_log SET detail = jsonb_set(detail, '{description}', '"forged"') WHERE audit_id = :r2;
+UPDATE machi.audit_log SET db_user = 'mallory' WHERE audit_id = :r2;
 SELECT ok, problem, seal = :sid AS right_seal, audit_id = :r2 AS right_row, same_verdict FROM verdict;
-UPDATE machi.audit_log l SET detail = s.detail FROM saved s WHERE l.audit_id = s.audit_id AND s.audit_id = :r2;
+UPDATE machi.audit_log l SET db_user = s.db_user FROM saved s WHERE l.audit_id = s.audit_id AND s.audit_id = :r2;
 SELECT ok, same_verdict FROM verdict;
 
 -- 2. a row deleted: the row after it is where the trail diverges
@@ -77,7 +77,7 @@ INSERT INTO machi.audit_seal SELECT * FROM saved_seal;
 SELECT ok, same_verdict FROM verdict;
 -- a row edited and its seal recomputed to match: the next seal no longer
 -- follows on
-UPDATE machi.audit_log SET detail = jsonb_set(detail, '{description}', '"forged"') WHERE audit_id = :r2;
+UPDATE machi.audit_log SET db_user = 'mallory' WHERE audit_id = :r2;
 UPDATE machi.audit_seal a SET row_hashes = h.hashes, seal = public.digest(a.prev_seal || h.hashes, 'sha256')
 FROM (SELECT string_agg(public.digest(jsonb_build_array('machi-audit-1', l.audit_id,
 			(extract(epoch FROM l.logged_at) * 1000000)::bigint, (extract(epoch FROM l.xact_at) * 1000000)::bigint,
@@ -86,7 +86,7 @@ FROM (SELECT string_agg(public.digest(jsonb_build_array('machi-audit-1', l.audit
 	  FROM machi.audit_log l, saved_seal s WHERE l.txid >= s.from_xid AND l.txid < s.upto_xid) h
 WHERE a.seal_id = :sid;
 SELECT ok, problem, seal = :sid + 1 AS right_seal, audit_id, same_verdict FROM verdict;
-UPDATE machi.audit_log l SET detail = s.detail FROM saved s WHERE l.audit_id = s.audit_id AND s.audit_id = :r2;
+UPDATE machi.audit_log l SET db_user = s.db_user FROM saved s WHERE l.audit_id = s.audit_id AND s.audit_id = :r2;
 UPDATE machi.audit_seal a SET row_hashes = s.row_hashes, seal = s.seal FROM saved_seal s WHERE a.seal_id = s.seal_id;
 SELECT ok, same_verdict FROM verdict;
 

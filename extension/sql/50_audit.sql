@@ -24,7 +24,7 @@ CREATE TABLE machi.audit_log (
 	op			text CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
 	table_name	text,						-- schema.table of a row change
 	pk			jsonb,						-- primary key of the row changed
-	detail		jsonb,						-- row (INSERT, DELETE), changed columns (UPDATE), event detail
+	detail		jsonb,						-- changed columns (UPDATE), old row (DELETE), event detail
 	account_id	bigint,						-- caller context: account
 	role		text,						-- role preset
 	tenant_id	int,						-- tenant
@@ -36,7 +36,7 @@ CREATE TABLE machi.audit_log (
 CREATE INDEX audit_log_txid_idx ON machi.audit_log (txid, audit_id);
 CREATE INDEX audit_log_account_idx ON machi.audit_log (account_id, logged_at);
 COMMENT ON TABLE machi.audit_log IS
-'The audit trail, append-only, one partition per month (UTC). event = ''row'' for a row change (op, table_name, pk; detail = the row for INSERT and DELETE, only the changed columns {"col": {"old": .., "new": ..}} for UPDATE; secret and encrypted columns as "redacted"/"changed"), ''api_call'' for every api.handle request (detail: method, path, route, status, error, duration_us), or a security event type. Who: account_id, role, tenant_id, act_as, db_user (session_user), client_addr, request_id.';
+'The audit trail, append-only, one partition per month (UTC). event = ''row'' for a row change (op, table_name, pk; detail = only the changed columns {"col": {"old": .., "new": ..}} for UPDATE, the row as it was for DELETE, nothing for INSERT (the row is in the table) unless the table has no primary key; secret and encrypted columns as "redacted"/"changed"), ''api_call'' for every api.handle request (detail: method, path, route, status, error, duration_us), or a security event type. Who: account_id, role, tenant_id, act_as, db_user (session_user), client_addr, request_id.';
 
 CREATE TABLE machi.audit_seal (
 	seal_id			bigint PRIMARY KEY CHECK (seal_id > 0),
