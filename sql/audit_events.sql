@@ -65,6 +65,21 @@ SELECT machi.audit_event('Login Failed', '{}');
 SELECT machi.audit_event('row', '{}');
 SELECT machi.audit_event('login_failed', '[1]');
 
+-- admin calls: arguments that may hold secrets or personal data are not recorded
+CREATE FUNCTION machi.audit_probe__impl(login text, password text, email text, note text) RETURNS int
+	LANGUAGE sql RETURN length(note);
+CREATE FUNCTION machi.audit_probe(login text, password text, email text, note text) RETURNS int
+	AS '$libdir/machi', 'machi_admin_dispatch' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+SELECT machi.audit_probe('sato', 'Tr0ub4dor&3-secret', 'sato@example.jp', repeat('長い説明', 40));
+SELECT detail->>'function' AS function, detail->'args'->>'login' AS login,
+	   detail->'args'->>'password' AS password, detail->'args'->>'email' AS email,
+	   octet_length(detail->'args'->>'note') < 130 AS note_clipped, role, request_id,
+	   detail::text ~ '(Tr0ub4dor|sato@example)' AS leaks
+FROM machi.audit_log WHERE audit_id > :mark AND event = 'admin_call';
+DROP FUNCTION machi.audit_probe(text, text, text, text);
+DROP FUNCTION machi.audit_probe__impl(text, text, text, text);
+
 -- the DBA views
 -- who touched this account row
 SELECT op, changes, account_id = :staff AS by_staff, act_as, request_id
