@@ -52,6 +52,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -63,6 +64,7 @@
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -263,11 +265,31 @@ CaptureWho(AuditWho *w)
 }
 
 /*
+ * CreateMissingPartition: safety net when the scheduler has not created
+ * this month's partition ahead (machi.seal_audit() keeps two months ahead):
+ * create it now, in the writer's transaction, rather than refuse the write.
+ * Two writers racing here serialise on the catalog; the loser's
+ * machi.audit_create_partition() sees the winner's table and returns.
+ * Returns the partition's oid, InvalidOid if it still does not exist.
+ */
+static Oid
+CreateMissingPartition(Oid nsp, const char *name)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT machi.audit_maintain(1)", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "machi.audit_maintain() failed");
+	SPI_finish();
+	AcceptInvalidationMessages();	/* see a partition a racing writer made */
+	return get_relname_relid(name, nsp);
+}
+
+/*
  * OpenPartition: the partition of machi.audit_log that holds rows logged
  * at ts (months in UTC, named audit_log_YYYYMM), opened with
- * RowExclusiveLock.  Partitions are created ahead of time by
- * machi.audit_maintain(); creating one here, in every writer's path, would
- * take an exclusive lock on the parent in the middle of user transactions.
+ * RowExclusiveLock.  Partitions are normally created ahead of time by
+ * machi.audit_maintain(): creating one takes an exclusive lock on the
+ * parent, which should not happen in the middle of user transactions.
  */
 static Relation
 OpenPartition(Oid nsp, TimestampTz ts)
@@ -298,6 +320,8 @@ OpenPartition(Oid nsp, TimestampTz ts)
 	}
 
 	part = get_relname_relid(name, nsp);
+	if (!OidIsValid(part))
+		part = CreateMissingPartition(nsp, name);
 	if (!OidIsValid(part))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -136,8 +136,12 @@ BEGIN
 	IF to_regclass('machi.' || quote_ident(name)) IS NOT NULL THEN
 		RETURN false;
 	END IF;
-	EXECUTE format('CREATE TABLE machi.%I PARTITION OF machi.audit_log FOR VALUES FROM (%L) TO (%L)',
-				   name, lo, hi);
+	BEGIN
+		EXECUTE format('CREATE TABLE machi.%I PARTITION OF machi.audit_log FOR VALUES FROM (%L) TO (%L)',
+					   name, lo, hi);
+	EXCEPTION WHEN duplicate_table OR unique_violation THEN
+		RETURN false;			-- a concurrent writer created it (audit.c safety net)
+	END;
 	-- statement triggers of the parent are not inherited
 	EXECUTE format('CREATE TRIGGER audit_append_only_truncate BEFORE TRUNCATE ON machi.%I '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION machi.audit_refuse_change()', name);
