@@ -203,11 +203,12 @@ RowHashOpen(RowHashCursor *c, pg_cryptohash_ctx *sha, int64 from, int64 upto)
 }
 
 /*
- * RowHashNext: the next row's hash, audit id and logged_at; false at the
- * end.
+ * RowHashNext: the next row's hash, audit id, txid and logged_at; false at
+ * the end.
  */
 static bool
-RowHashNext(RowHashCursor *c, uint8 *hash, int64 *audit_id, TimestampTz *logged_at)
+RowHashNext(RowHashCursor *c, uint8 *hash, int64 *audit_id, int64 *txid,
+			TimestampTz *logged_at)
 {
 	Datum		v[AUDIT_NCOLS];
 	bool		n[AUDIT_NCOLS];
@@ -239,6 +240,7 @@ RowHashNext(RowHashCursor *c, uint8 *hash, int64 *audit_id, TimestampTz *logged_
 	MemoryContextSwitchTo(old);
 	Sha256(c->sha, c->text.data, c->text.len, hash);
 	*audit_id = DatumGetInt64(v[AUDIT_COL_AUDIT_ID]);
+	*txid = DatumGetInt64(v[AUDIT_COL_TXID]);
 	*logged_at = DatumGetTimestampTz(v[AUDIT_COL_LOGGED_AT]);
 	return true;
 }
@@ -257,21 +259,26 @@ RowHashClose(RowHashCursor *c)
 
 /*
  * SealAudit: append one seal over the rows of transactions finished since
- * the last seal.  Returns the number of rows sealed (0: nothing to seal, no
- * seal made) and sets *seal_id.  Caller must be connected to SPI, run at
- * READ COMMITTED (each statement takes a new snapshot, so the snapshot
- * taken after the lock sees the seal a concurrent sealer just committed)
- * and hold the system context (row-level security on the audit tables).
+ * the last seal; the seal ends at the first transaction boundary once it
+ * holds max_rows rows (a seal never splits a transaction; the row hashes
+ * of a million rows take 32 MB).  Returns the number of rows sealed (0: nothing to seal, no seal
+ * made), sets *seal_id, and *more when rows were left for another seal.
+ * Caller must be connected to SPI, hold the seal lock, run at READ
+ * COMMITTED (each statement takes a new snapshot, so the snapshot taken
+ * after the lock sees the seal a concurrent sealer just committed) and hold
+ * the system context (row-level security on the audit tables).
  */
 static int64
-SealAudit(int64 *seal_id)
+SealAudit(int64 max_rows, int64 *seal_id, bool *more)
 {
 	int64		xmin,
 				upto,
 				from = 0,
 				next_id = 1,
 				count = 0,
-				audit_id;
+				audit_id,
+				txid,
+				last_txid = -1;
 	uint8		prev[SEAL_LEN];
 	uint8		hash[SEAL_LEN];
 	uint8		seal[SEAL_LEN];
@@ -283,18 +290,8 @@ SealAudit(int64 *seal_id)
 	bool		isnull;
 
 	*seal_id = 0;
+	*more = false;
 	memset(prev, 0, SEAL_LEN);
-
-	/* partitions for this month and the next two, before anyone needs them */
-	if (SPI_execute("SELECT machi.audit_maintain(2)", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "machi.audit_maintain() failed");
-
-	/*
-	 * One sealer at a time; writers never take this lock.  Taken directly:
-	 * LOCK TABLE would want privileges the owner gave up.
-	 */
-	LockRelationOid(get_relname_relid("audit_seal", get_namespace_oid("machi", false)),
-					ShareRowExclusiveLock);
 
 	if (SPI_execute("SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::int8, "
 					"pg_catalog.pg_current_xact_id_if_assigned()::text::int8", false, 1) != SPI_OK_SELECT)
@@ -335,11 +332,19 @@ SealAudit(int64 *seal_id)
 	initStringInfo(&hashes);
 	appendBinaryStringInfo(&hashes, (char *) prev, SEAL_LEN);
 	RowHashOpen(&c, sha, from, upto);
-	while (RowHashNext(&c, hash, &audit_id, &at))
+	while (RowHashNext(&c, hash, &audit_id, &txid, &at))
 	{
+		if (count >= max_rows && txid != last_txid)
+		{
+			/* the rest from this transaction on goes into the next seal */
+			upto = txid;
+			*more = true;
+			break;
+		}
 		appendBinaryStringInfo(&hashes, (char *) hash, SEAL_LEN);
 		if (at < min_at)
 			min_at = at;
+		last_txid = txid;
 		count++;
 	}
 	RowHashClose(&c);
@@ -386,18 +391,27 @@ SealAudit(int64 *seal_id)
 PG_FUNCTION_INFO_V1(machi_seal_audit);
 
 /*
- * machi.seal_audit() -> bigint: seal the audit rows of every transaction
- * finished since the last seal; returns how many rows were sealed.  Run by
- * the scheduler every minute; safe to call by hand at any time (concurrent
- * calls queue on the seal lock, writers are never blocked).  SECURITY
- * DEFINER as machi_owner; runs in the system context.
+ * machi.seal_audit(max_rows bigint) -> bigint: seal the audit rows of every
+ * transaction finished since the last seal, in seals of about max_rows
+ * rows; returns how many rows were sealed.  Run by the scheduler every
+ * minute; safe to call by hand at any time (concurrent calls queue on the
+ * seal lock, writers are never blocked).  SECURITY DEFINER as machi_owner;
+ * runs in the system context.
  */
 Datum
 machi_seal_audit(PG_FUNCTION_ARGS)
 {
 	MachiContext saved;
-	int64		count;
+	int64		max_rows = PG_ARGISNULL(0) ? 1000000 : PG_GETARG_INT64(0);
+	int64		count = 0;
+	int64		n;
 	int64		seal_id;
+	bool		more;
+
+	if (max_rows < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be at least 1")));
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -409,13 +423,28 @@ machi_seal_audit(PG_FUNCTION_ARGS)
 	MachiContextSetSystem("seal audit");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	count = SealAudit(&seal_id);
+
+	/* partitions for this month and the next two, before anyone needs them */
+	if (SPI_execute("SELECT machi.audit_maintain(2)", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "machi.audit_maintain() failed");
+
+	/*
+	 * One sealer at a time; writers never take this lock.  Taken directly:
+	 * LOCK TABLE would want privileges the owner gave up.
+	 */
+	LockRelationOid(get_relname_relid("audit_seal", get_namespace_oid("machi", false)),
+					ShareRowExclusiveLock);
+	do
+	{
+		n = SealAudit(max_rows, &seal_id, &more);
+		count += n;
+	} while (more);
 	SPI_finish();
 	MachiContextRestore(&saved);
 	if (count > 0)
 		ereport(DEBUG1,
-				(errmsg_internal("machi: audit seal " INT64_FORMAT " covers " INT64_FORMAT " rows",
-								 seal_id, count)));
+				(errmsg_internal("machi: sealed " INT64_FORMAT " audit rows, up to seal " INT64_FORMAT,
+								 count, seal_id)));
 	PG_RETURN_INT64(count);
 }
 
@@ -489,7 +518,8 @@ VerifyAudit(Datum from, bool from_null, Datum to, bool to_null, AuditVerdict *ou
 					supto,
 					nrows,
 					pos = 0,
-					audit_id = 0;
+					audit_id = 0,
+					txid;
 		bytea	   *prev,
 				   *rows,
 				   *seal;
@@ -584,7 +614,7 @@ VerifyAudit(Datum from, bool from_null, Datum to, bool to_null, AuditVerdict *ou
 		}
 		/* the rows against their sealed hashes */
 		RowHashOpen(&c, sha, sfrom, supto);
-		while (RowHashNext(&c, hash, &audit_id, &at))
+		while (RowHashNext(&c, hash, &audit_id, &txid, &at))
 		{
 			if (pos >= nrows)
 			{

@@ -90,6 +90,18 @@ UPDATE machi.audit_log l SET db_user = s.db_user FROM saved s WHERE l.audit_id =
 UPDATE machi.audit_seal a SET row_hashes = s.row_hashes, seal = s.seal FROM saved_seal s WHERE a.seal_id = s.seal_id;
 SELECT ok, same_verdict FROM verdict;
 
+-- a seal ends at the first transaction boundary once it holds max_rows
+-- rows: transactions of one, two and one rows with max_rows 2 make a seal
+-- of three rows and one of one
+SELECT max(seal_id) AS before FROM machi.audit_seal \gset
+INSERT INTO machi.role VALUES ('seal_probe_5', 'tenant', false, 1, 'five');
+INSERT INTO machi.role VALUES ('seal_probe_6', 'tenant', false, 1, 'six'), ('seal_probe_7', 'tenant', false, 1, 'seven');
+INSERT INTO machi.role VALUES ('seal_probe_8', 'tenant', false, 1, 'eight');
+SELECT machi.seal_audit(max_rows => 2) AS sealed_rows;
+SELECT seal_id - :before AS seal, row_count FROM machi.audit_seal WHERE seal_id > :before ORDER BY seal_id;
+SELECT machi.seal_audit(max_rows => 0);
+SELECT ok, same_verdict FROM verdict;
+
 -- 6. the newest seal removed: the chain still holds, but no longer reaches
 -- the head an operator exported; that is what exported heads are for
 SELECT seal_id AS head_id, seal AS head FROM machi.audit_head() \gset

@@ -261,12 +261,12 @@ COMMENT ON FUNCTION machi.audit_attach(regclass) IS
 
 -- ---- verification ----
 
-CREATE FUNCTION machi.seal_audit() RETURNS bigint
+CREATE FUNCTION machi.seal_audit(max_rows bigint DEFAULT 1000000) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'machi_seal_audit'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION machi.seal_audit() IS
-'Seal the audit rows of every transaction finished since the last seal (txid below the snapshot xmin) into the hash chain; returns the number of rows sealed (0: no new seal). Also keeps audit partitions two months ahead. Run every minute by the scheduler; never blocks writers. Must run at READ COMMITTED.';
+COMMENT ON FUNCTION machi.seal_audit(bigint) IS
+'Seal the audit rows of every transaction finished since the last seal (txid below the snapshot xmin) into the hash chain, each seal ending at the first transaction boundary after max_rows rows; returns the number of rows sealed (0: no new seal). Also keeps audit partitions two months ahead. Run every minute by the scheduler; never blocks writers. Must run at READ COMMITTED.';
 
 CREATE FUNCTION machi.verify_audit(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL,
 								   OUT ok boolean, OUT seals_checked int, OUT rows_checked bigint,

@@ -28,7 +28,7 @@ GRANT EXECUTE ON FUNCTION machi.verify_audit(timestamptz, timestamptz),
 	machi.verify_audit_sql(timestamptz, timestamptz),
 	machi.audit_head()
 	TO machi_auditor, machi_admin;
-GRANT EXECUTE ON FUNCTION machi.seal_audit(), machi.audit_maintain(int), machi.audit_retention()
+GRANT EXECUTE ON FUNCTION machi.seal_audit(bigint), machi.audit_maintain(int), machi.audit_retention()
 	TO machi_admin;
 GRANT SELECT ON machi.audit_row_history, machi.audit_account_activity, machi.audit_pii_disclosure
 	TO machi_auditor, machi_admin;
