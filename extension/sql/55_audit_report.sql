@@ -48,7 +48,7 @@ BEGIN ATOMIC
 	FROM machi.tenant t;
 END;
 COMMENT ON FUNCTION machi.audit_business_hours() IS
-'Business hours of each tenant for the security report, from tenant.settings {"business_hours": {"start": "08:00", "end": "20:00", "timezone": "Asia/Tokyo"}} (these are the defaults; "24:00" allowed as end).';
+'Business hours of each tenant for the security report, from tenant.settings {"business_hours": {"start": "08:00", "end": "20:00", "timezone": "Asia/Tokyo"}} (these are the defaults; "24:00" allowed as end; start after end means overnight hours).';
 
 CREATE FUNCTION machi.security_report(day date, tz text DEFAULT 'Asia/Tokyo',
 									  burst int DEFAULT 5, bulk int DEFAULT 50)
@@ -126,8 +126,11 @@ AS $$
 		FROM a JOIN machi.audit_business_hours() bh ON bh.tenant_id = a.tenant_id
 		WHERE a.account_id IS NOT NULL AND a.role NOT IN ('citizen', 'anonymous')
 		  AND a.event IN ('row', 'api_call')
-		  AND NOT ((a.logged_at AT TIME ZONE bh.timezone)::time >= bh.opens
-				   AND ((a.logged_at AT TIME ZONE bh.timezone)::time < bh.closes OR bh.closes = '24:00'))
+		  AND NOT CASE WHEN bh.opens <= bh.closes	-- day hours, or overnight (22:00-06:00)
+					   THEN (a.logged_at AT TIME ZONE bh.timezone)::time >= bh.opens
+							AND (a.logged_at AT TIME ZONE bh.timezone)::time < bh.closes
+					   ELSE (a.logged_at AT TIME ZONE bh.timezone)::time >= bh.opens
+							OR (a.logged_at AT TIME ZONE bh.timezone)::time < bh.closes END
 		GROUP BY a.account_id, a.tenant_id
 		UNION ALL
 		-- DBA reveals of personal data
