@@ -82,8 +82,8 @@ typedef enum AuditProblem
 	AUDIT_CHAIN_BROKEN,			/* prev_seal or from_xid does not follow on */
 	AUDIT_SEAL_MISMATCH,		/* seal != SHA-256(prev_seal || row_hashes) */
 	AUDIT_ROW_MISMATCH,			/* a row differs from the one sealed */
-	AUDIT_ROW_MISSING,			/* fewer rows than sealed */
-	AUDIT_ROW_EXTRA				/* more rows than sealed */
+	AUDIT_ROW_MISSING,			/* a sealed row is gone */
+	AUDIT_ROW_EXTRA				/* a row was added */
 } AuditProblem;
 
 static const char *const problem_names[] = {
@@ -623,7 +623,28 @@ VerifyAudit(Datum from, bool from_null, Datum to, bool to_null, AuditVerdict *ou
 			}
 			if (memcmp(hash, VARDATA_ANY(rows) + pos * SEAL_LEN, SEAL_LEN) != 0)
 			{
-				out->problem = AUDIT_ROW_MISMATCH;
+				uint8		next[SEAL_LEN];
+				int64		next_id,
+							next_txid;
+				TimestampTz next_at;
+
+				/*
+				 * Name the damage: the row found is the next one sealed (a
+				 * sealed row was removed here), or the next row found is the
+				 * one sealed here (the row found was added), or else the row
+				 * is not the one sealed (edited, reordered).
+				 */
+				if (pos + 1 < nrows &&
+					memcmp(hash, VARDATA_ANY(rows) + (pos + 1) * SEAL_LEN, SEAL_LEN) == 0)
+				{
+					out->problem = AUDIT_ROW_MISSING;
+					audit_id = 0;
+				}
+				else if (RowHashNext(&c, next, &next_id, &next_txid, &next_at) &&
+						 memcmp(next, VARDATA_ANY(rows) + pos * SEAL_LEN, SEAL_LEN) == 0)
+					out->problem = AUDIT_ROW_EXTRA;
+				else
+					out->problem = AUDIT_ROW_MISMATCH;
 				break;
 			}
 			pos++;

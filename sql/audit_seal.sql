@@ -38,16 +38,18 @@ ALTER TABLE machi.audit_seal DISABLE TRIGGER audit_append_only;
 -- 1. a row edited
 UPDATE machi.audit_log SET db_user = 'mallory' WHERE audit_id = :r2;
 SELECT ok, problem, seal = :sid AS right_seal, audit_id = :r2 AS right_row, same_verdict FROM verdict;
+CREATE TEMP TABLE verdict_edit AS SELECT * FROM verdict;
 UPDATE machi.audit_log l SET db_user = s.db_user FROM saved s WHERE l.audit_id = s.audit_id AND s.audit_id = :r2;
 SELECT ok, same_verdict FROM verdict;
 
--- 2. a row deleted: the row after it is where the trail diverges
+-- 2. a row deleted
 DELETE FROM machi.audit_log WHERE audit_id = :r2;
-SELECT ok, problem, seal = :sid AS right_seal, audit_id = :r3 AS right_row, same_verdict FROM verdict;
+SELECT ok, problem, seal = :sid AS right_seal, audit_id, pos = (SELECT pos FROM verdict_edit) AS right_position,
+	   same_verdict FROM verdict;
 INSERT INTO machi.audit_log SELECT * FROM saved WHERE audit_id = :r2;
 SELECT ok, same_verdict FROM verdict;
 
--- 3. a row inserted in the middle (inside a sealed transaction range)
+-- 3. a row inserted in the middle (inside a sealed transaction range, after r3)
 INSERT INTO machi.audit_log (audit_id, logged_at, xact_at, txid, event, act_as, db_user)
 SELECT 999999999999, logged_at, xact_at, txid, 'login_failed', false, db_user FROM saved WHERE audit_id = :r2;
 SELECT ok, problem, seal = :sid AS right_seal, audit_id = 999999999999 AS right_row, same_verdict FROM verdict;

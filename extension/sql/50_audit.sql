@@ -276,7 +276,7 @@ CREATE FUNCTION machi.verify_audit(from_time timestamptz DEFAULT NULL, to_time t
 	LANGUAGE C STABLE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION machi.verify_audit(timestamptz, timestamptz) IS
-'Recompute the audit hash chain over the seals made in [from_time, to_time) (from_time NULL: every seal whose rows are all within the retention period) and report the first problem: seal_missing, chain_broken, seal_mismatch (the seal table was edited), row_mismatch (the row at broken_position of broken_seal_id differs from the one sealed: edited, inserted, removed before it, or reordered), row_missing, row_extra. ok = true when none. Same verdict as machi.verify_audit_sql.';
+'Recompute the audit hash chain over the seals made in [from_time, to_time) (from_time NULL: every seal whose rows are all within the retention period) and report the first problem: seal_missing, chain_broken, seal_mismatch (the seal table was edited), row_missing (the row sealed at broken_position of broken_seal_id is gone), row_extra (broken_audit_id was added there), row_mismatch (broken_audit_id is not the row sealed there: edited or reordered). ok = true when none. Same verdict as machi.verify_audit_sql.';
 
 CREATE FUNCTION machi.verify_audit_sql(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL,
 									   OUT ok boolean, OUT seals_checked int, OUT rows_checked bigint,
@@ -338,7 +338,7 @@ BEGIN
 		END IF;
 		pos := 0;
 		FOR r IN
-			SELECT a.audit_id,
+			SELECT a.audit_id, a.txid,
 				   public.digest(jsonb_build_array('machi-audit-1', a.audit_id,
 						(extract(epoch FROM a.logged_at) * 1000000)::bigint,
 						(extract(epoch FROM a.xact_at) * 1000000)::bigint,
@@ -355,9 +355,28 @@ BEGIN
 				RETURN;
 			END IF;
 			IF r.h <> substring(s.row_hashes FROM (pos * 32 + 1)::int FOR 32) THEN
-				problem := 'row_mismatch';
-				broken_audit_id := r.audit_id;
+				-- name the damage: a sealed row removed here, a row added here,
+				-- or a row that is not the one sealed
 				broken_position := pos;
+				IF pos + 1 < s.row_count AND r.h = substring(s.row_hashes FROM ((pos + 1) * 32 + 1)::int FOR 32) THEN
+					problem := 'row_missing';
+					RETURN;
+				END IF;
+				broken_audit_id := r.audit_id;
+				IF EXISTS (SELECT 1 FROM (
+						SELECT public.digest(jsonb_build_array('machi-audit-1', a.audit_id,
+								(extract(epoch FROM a.logged_at) * 1000000)::bigint,
+								(extract(epoch FROM a.xact_at) * 1000000)::bigint,
+								a.txid, a.event, a.op, a.table_name, a.pk, a.detail, a.account_id, a.role,
+								a.tenant_id, a.act_as, a.db_user, a.client_addr, a.request_id)::text, 'sha256') AS h
+						FROM machi.audit_log a
+						WHERE a.txid < s.upto_xid AND (a.txid, a.audit_id) > (r.txid, r.audit_id)
+						ORDER BY a.txid, a.audit_id LIMIT 1) n
+					WHERE n.h = substring(s.row_hashes FROM (pos * 32 + 1)::int FOR 32)) THEN
+					problem := 'row_extra';
+				ELSE
+					problem := 'row_mismatch';
+				END IF;
 				RETURN;
 			END IF;
 			pos := pos + 1;
