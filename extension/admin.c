@@ -90,9 +90,8 @@ PG_FUNCTION_INFO_V1(machi_admin_dispatch);
  * machi_admin_dispatch: the C body of every admin function (see the file
  * header).  Records an admin_call audit event (function, arguments without
  * secrets, session_user).  The context is the system administrator's while
- * the impl runs;
- * on normal return the previous context is put back, on error the
- * transaction callbacks wipe it.
+ * the impl runs; on normal return the previous context is put back, on
+ * error the transaction callbacks wipe it.
  */
 Datum
 machi_admin_dispatch(PG_FUNCTION_ARGS)
@@ -126,8 +125,8 @@ PG_FUNCTION_INFO_V1(machi_act_as);
  * machi.act_as(account bigint, reason text): for support work, become the
  * given account until the end of the transaction (or until an error aborts
  * the savepoint it ran in).  machi_admin only (by EXECUTE privilege); the
- * reason is mandatory and recorded (an act_as audit event).  api.handle() calls without credentials
- * in the same transaction run as that account.
+ * reason is mandatory and recorded (an act_as audit event).  api.handle()
+ * calls without credentials in the same transaction run as that account.
  */
 Datum
 machi_act_as(PG_FUNCTION_ARGS)
