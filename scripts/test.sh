@@ -27,7 +27,8 @@ trap cleanup EXIT
 
 chmod 0755 "$TMP"
 cluster_private_tree "$TMP" "$ROOT"
-cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" || exit 1
+cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" \
+	"cron.database_name = 'machi_e2e'" || exit 1
 cluster_start "$TMP/pg" || exit 1
 
 # files the server reads in tests (it runs as postgres)

@@ -63,6 +63,7 @@ BEGIN
 END
 $admin$;
 GRANT SELECT ON machi.routes TO machi_admin;
+GRANT EXECUTE ON FUNCTION machi.schedule_jobs() TO machi_admin;
 
 -- operators read every table (personal data stays ciphertext; decryption
 -- only through audited functions such as machi.reveal_account) but write
