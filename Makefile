@@ -13,11 +13,14 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 SHLIB_LINK = -lsodium -lzxcvbn
 
-# pg_regress: one file per feature, run in this order
-REGRESS = install privileges admin context rls routing locate reports photos open311 notices \
+# pg_regress: one file per feature, in two groups that each run in a fresh
+# database (scripts/test.sh): the API and its data, and the audit trail
+REGRESS_CORE = install privileges admin context rls routing locate reports photos open311 notices scheduler \
 	crypto passwords login sessions staff_admin registration pii_scan
+REGRESS_AUDIT = install audit_coverage audit_row audit_append_only audit_seal audit_events
+REGRESS = $(REGRESS_CORE) $(filter-out install,$(REGRESS_AUDIT))
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress
-ISOLATION = identity_concurrency
+ISOLATION = audit_concurrency identity_concurrency
 ISOLATION_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/isolation
 
 PG_CONFIG ?= pg_config
@@ -59,9 +62,12 @@ stop:
 # Benchmarks; results in docs/benchmarks.md.
 bench: deps
 	$(MAKE) all
+	$(MAKE) install
 	@bash bench/run.sh
 
 print-regress:
-	@echo $(REGRESS)
+	@echo $(REGRESS_CORE)
+print-regress-audit:
+	@echo $(REGRESS_AUDIT)
 print-isolation:
 	@echo $(ISOLATION)

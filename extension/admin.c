@@ -25,10 +25,12 @@
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
+#include "utils/json.h"
 #include "utils/syscache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
+#include "audit.h"
 #include "context.h"
 #include "machi.h"
 
@@ -86,9 +88,10 @@ PG_FUNCTION_INFO_V1(machi_admin_dispatch);
 
 /*
  * machi_admin_dispatch: the C body of every admin function (see the file
- * header).  The context is the system administrator's while the impl runs;
- * on normal return the previous context is put back, on error the
- * transaction callbacks wipe it.
+ * header).  Records an admin_call audit event (function, arguments without
+ * secrets, session_user).  The context is the system administrator's while
+ * the impl runs; on normal return the previous context is put back, on
+ * error the transaction callbacks wipe it.
  */
 Datum
 machi_admin_dispatch(PG_FUNCTION_ARGS)
@@ -108,6 +111,7 @@ machi_admin_dispatch(PG_FUNCTION_ARGS)
 
 	MachiContextSave(&saved);
 	MachiContextSetSystem(psprintf("admin:%s", name));
+	MachiAuditAdminCall(fcinfo);
 	result = FunctionCallInvoke(icinfo);
 	MachiContextRestore(&saved);
 
@@ -121,8 +125,8 @@ PG_FUNCTION_INFO_V1(machi_act_as);
  * machi.act_as(account bigint, reason text): for support work, become the
  * given account until the end of the transaction (or until an error aborts
  * the savepoint it ran in).  machi_admin only (by EXECUTE privilege); the
- * reason is mandatory and recorded.  api.handle() calls without credentials
- * in the same transaction run as that account.
+ * reason is mandatory and recorded (an act_as audit event).  api.handle()
+ * calls without credentials in the same transaction run as that account.
  */
 Datum
 machi_act_as(PG_FUNCTION_ARGS)
@@ -140,6 +144,15 @@ machi_act_as(PG_FUNCTION_ARGS)
 	MachiContextSave(&c);
 	c.act_as = true;
 	MachiContextRestore(&c);
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfo(&detail, "{\"account_id\": %lld, \"reason\": ", (long long) account);
+		escape_json(&detail, reason);
+		appendStringInfoChar(&detail, '}');
+		MachiAuditEventJson(MACHI_AUDIT_ACT_AS, detail.data);
+	}
 	ereport(LOG,
 			(errmsg("machi: %s acts as account %lld: %s",
 					GetUserNameFromId(GetSessionUserId(), false),

@@ -38,6 +38,7 @@
 #include "utils/typcache.h"
 
 #include "apikey.h"
+#include "audit.h"
 #include "auth.h"
 #include "context.h"
 #include "handle.h"
@@ -843,6 +844,7 @@ machi_api_handle(PG_FUNCTION_ARGS)
 	MachiContextSave(&saved);
 	hr.outer = &saved;
 	MachiContextSetAnonymous(hr.client_addr_text, hr.request_id);
+	MachiAuditRequestBegin();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -871,6 +873,7 @@ machi_api_handle(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	hr.duration_us = (int64) (GetCurrentTimestamp() - start);
+	MachiAuditRequestEnd(&hr, &out);
 
 	values[0] = Int32GetDatum(out.status);
 	values[1] = JsonbPGetDatum(MergeHeaders(&out, hr.request_id));

@@ -31,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
 #include "context.h"
 #include "crypto.h"
 #include "identity.h"
@@ -59,9 +60,9 @@ MachiMayReadPersonalData(int64 owner_account, int32 owner_tenant)
 
 /*
  * MachiIdentityEvent: record a security event of the identity subsystem
- * (personal data revealed, account locked or unlocked, failed login).  The
- * one place where such events leave the subsystem: a LOG line now, the
- * audit trail when it exists.
+ * (personal data disclosed, account locked or unlocked, failed login).  The
+ * one place where such events leave the subsystem: a LOG line for the
+ * server log and an event in the audit trail (audit.c).
  */
 void
 MachiIdentityEvent(const char *type, Jsonb *detail)
@@ -73,6 +74,7 @@ MachiIdentityEvent(const char *type, Jsonb *detail)
 					GetUserNameFromId(GetSessionUserId(), false),
 					(long long) c->account_id, c->request_id,
 					detail ? JsonbToCString(NULL, &detail->root, VARSIZE(detail)) : "{}")));
+	MachiAuditEvent(type, detail);
 }
 
 /*

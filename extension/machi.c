@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "context.h"
 #include "crypto.h"
 #include "machi.h"
@@ -133,11 +134,36 @@ int			machi_report_rate_per_hour = 20;
 int			machi_photo_max_bytes = 10 * 1024 * 1024;
 int			machi_photo_max_count = 4;
 
+/*
+ * machi.audit_retention_days: how long the audit trail is kept.
+ * machi.audit_retention() drops a month's partition once every row in it is
+ * older than this.  The service promises customers at least a year, so the
+ * check hook refuses less than 365 days; server-wide (SIGHUP) because the
+ * retention job and every session must agree.
+ */
+int			machi_audit_retention_days = 400;
+
 void		_PG_init(void);
 
 /*
+ * CheckAuditRetentionDays: GUC check hook of machi.audit_retention_days.
+ */
+static bool
+CheckAuditRetentionDays(int *newval, void **extra, GucSource source)
+{
+	if (*newval < 365)
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errmsg("machi.audit_retention_days must be at least 365");
+		GUC_check_errdetail("The audit trail is kept for at least one year.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * _PG_init: define the GUCs and register the transaction callbacks of the
- * caller context.
+ * caller context and of the audit trail.
  */
 void
 _PG_init(void)
@@ -282,6 +308,13 @@ _PG_init(void)
 							4, 1, 16,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.audit_retention_days",
+							"Days the audit trail is kept before machi.audit_retention() drops a month.",
+							"At least 365.",
+							&machi_audit_retention_days,
+							400, 1, 36500,
+							PGC_SIGHUP, 0,
+							CheckAuditRetentionDays, NULL, NULL);
 	MarkGUCPrefixReserved("machi");
 
 	if (sodium_init() < 0)
@@ -290,4 +323,5 @@ _PG_init(void)
 				 errmsg("machi: could not initialise libsodium")));
 	MachiContextInit();
 	MachiCryptoInit();
+	MachiAuditInit();
 }

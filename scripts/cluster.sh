@@ -46,7 +46,9 @@ as_pg() {
 }
 
 # cluster_init DIR PORT [extra postgresql.conf lines...]: create DIR/data
-# (UTF-8, trust on the unix socket only), with machi preloaded.
+# (UTF-8, trust on the unix socket only), with machi and pg_cron preloaded
+# (pg_cron runs the jobs of machi.job in the database named by
+# cron.database_name, which the caller sets).
 cluster_init() {
 	local dir=$1 port=$2
 	shift 2
@@ -61,7 +63,7 @@ cluster_init() {
 		echo "port = $port"
 		echo "listen_addresses = ''"
 		echo "unix_socket_directories = '$dir'"
-		echo "shared_preload_libraries = 'machi'"
+		echo "shared_preload_libraries = 'machi,pg_cron'"
 		echo "max_connections = 50"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
 		for line in "$@"; do echo "$line"; done

@@ -40,7 +40,8 @@ pytest_counts "e2e (gateway, mock api)" "$TMP/e2e-mock.out"
 
 # the real extension: a database with the demo tenants
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE machi_e2e" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -d machi_e2e -c "CREATE EXTENSION machi CASCADE" >/dev/null 2>&1
+psql -X -q -v ON_ERROR_STOP=1 -d machi_e2e -c "CREATE EXTENSION machi CASCADE" -c "CREATE EXTENSION pg_cron" \
+	-c "SELECT count(*) FROM machi.schedule_jobs()" >/dev/null 2>&1
 MACHI_PG_DB=machi_e2e bash "$ROOT/scripts/demo.sh" >"$TMP/demo.out" 2>&1 || cat "$TMP/demo.out"
 MACHI_E2E_PGHOST=$PGHOST MACHI_E2E_PGPORT=$PGPORT MACHI_E2E_DB=machi_e2e MACHI_E2E_PGUSER=postgres \
 	timeout 900 $PY -m pytest -q -p no:cacheprovider tests/e2e >"$TMP/e2e-real.out" 2>&1

@@ -63,7 +63,7 @@ start() {
 	chmod 0755 "$VAR"
 	if [ ! -d "$PGDIR/data" ]; then
 		echo "machi: creating the local cluster in $PGDIR"
-		cluster_init "$PGDIR" "$PORT"
+		cluster_init "$PGDIR" "$PORT" "cron.database_name = '$DB'"
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
 		cluster_start "$PGDIR"
@@ -72,6 +72,7 @@ start() {
 		psql_pg -d postgres -c "CREATE DATABASE $DB"
 	fi
 	psql_pg -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS machi CASCADE"
+	psql_pg -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "SELECT count(*) AS jobs FROM machi.schedule_jobs()" >/dev/null
 	if [ "$(psql_pg -d "$DB" -Atc 'SELECT count(*) FROM machi.tenant')" = "0" ]; then
 		load_demo
 	fi

@@ -16,7 +16,7 @@ passed=0
 failed=0
 
 cleanup() {
-	cluster_stop "$TMP"
+	cluster_stop "$TMP/pg"
 	if [ "${MACHI_KEEP_TMP:-}" = "" ]; then
 		rm -rf "$TMP"
 	else
@@ -34,7 +34,7 @@ master_key_create "$TMP/keys/master2.key"
 # and a readable-by-all copy, which the extension must refuse
 install -o postgres -g postgres -m 0644 "$TMP/keys/master2.key" "$TMP/keys/loose.key"
 cluster_init "$TMP/pg" "$PORT" "fsync = off" "synchronous_commit = off" \
-	"machi.master_key_file = '$TMP/keys/master.key'" || exit 1
+	"cron.database_name = 'machi_e2e'" "machi.master_key_file = '$TMP/keys/master.key'" || exit 1
 cluster_start "$TMP/pg" || exit 1
 
 # files the server reads in tests (it runs as postgres)
@@ -56,24 +56,33 @@ count_regress() {
 }
 
 REGRESS_LIST=$(make -s -C "$ROOT" --no-print-directory print-regress)
+REGRESS_AUDIT_LIST=$(make -s -C "$ROOT" --no-print-directory print-regress-audit)
 ISOLATION_LIST=$(make -s -C "$ROOT" --no-print-directory print-isolation)
 PGXSDIR=$(dirname "$(pg_config --pgxs)")/..
 
-if [[ $SUITES == *regress* ]]; then
-	mkdir -p "$TMP/regress"
-	"$PGXSDIR/test/regress/pg_regress" --inputdir="$ROOT" --outputdir="$TMP/regress" \
+# run_regress NAME DB TESTS...: one pg_regress group in its own database
+run_regress() {
+	local name=$1 db=$2
+	shift 2
+	mkdir -p "$TMP/$name"
+	"$PGXSDIR/test/regress/pg_regress" --inputdir="$ROOT" --outputdir="$TMP/$name" \
 		--bindir="$(pg_config --bindir)" --host="$PGHOST" --port="$PORT" --user=postgres \
-		--dbname=machi_regress $REGRESS_LIST >"$TMP/regress.out" 2>&1
-	cat "$TMP/regress.out"
-	count_regress "$TMP/regress.out" regress
-	if [ -s "$TMP/regress/regression.diffs" ]; then
-		echo "==== regression.diffs ===="
-		cat "$TMP/regress/regression.diffs"
+		--dbname="$db" "$@" >"$TMP/$name.out" 2>&1
+	cat "$TMP/$name.out"
+	count_regress "$TMP/$name.out" "$name"
+	if [ -s "$TMP/$name/regression.diffs" ]; then
+		echo "==== $name regression.diffs ===="
+		cat "$TMP/$name/regression.diffs"
 	fi
-	if ! grep -qE '\.\.\. (ok|FAILED)' "$TMP/regress.out"; then
+	if ! grep -qE '\.\.\. (ok|FAILED)' "$TMP/$name.out"; then
 		failed=$((failed + 1))
-		echo "regress: pg_regress did not run"
+		echo "$name: pg_regress did not run"
 	fi
+}
+
+if [[ $SUITES == *regress* ]]; then
+	run_regress regress machi_regress $REGRESS_LIST
+	run_regress regress-audit machi_regress_audit $REGRESS_AUDIT_LIST
 fi
 
 if [[ $SUITES == *isolation* ]] && [ -n "$ISOLATION_LIST" ]; then

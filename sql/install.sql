@@ -5,7 +5,7 @@ SELECT extname, extversion FROM pg_extension WHERE extname IN ('machi', 'pgcrypt
 SELECT machi.version() = (SELECT extversion FROM pg_extension WHERE extname = 'machi') AS version_single_sourced;
 -- the two schemas and the roles of the security model
 SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('machi', 'api') ORDER BY 1;
-SELECT rolname, rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname LIKE 'machi\_%' ORDER BY 1;
+SELECT rolname, rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname LIKE 'machi\_%' AND rolname NOT LIKE 'machi\_test\_%' ORDER BY 1;
 -- every SQL-callable object of the extension is documented
 SELECT p.oid::regprocedure AS undocumented_function
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

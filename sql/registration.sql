@@ -70,7 +70,8 @@ FROM machi.outbox WHERE state = 'pending' ORDER BY outbox_id;
 SELECT recipient, subject, link_token ~ '^[A-Za-z0-9_-]{43}$' AS has_link FROM pg_temp.mail() ORDER BY subject;
 SELECT kind, state, attempts FROM machi.outbox ORDER BY outbox_id DESC LIMIT 2;
 -- a trigger wakes the mailer (NOTIFY machi_outbox)
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'machi.outbox'::regclass AND NOT tgisinternal;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'machi.outbox'::regclass AND NOT tgisinternal
+  AND tgname !~ '^audit';
 -- the mailer role may run the two outbox functions and nothing else
 SELECT p.oid::regprocedure AS mailer_may_execute
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

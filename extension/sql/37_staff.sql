@@ -272,7 +272,7 @@ INSERT INTO machi.route (method, pattern, handler, auth, max_body, description) 
 
 -- ---- operator (DBA) functions ----
 
-CREATE FUNCTION machi.create_staff__impl(tenant_id int, email text, name text, role_name text,
+CREATE FUNCTION machi.create_staff__impl(tenant_id int, email text, full_name text, role_name text,
 										 department_ids bigint[], contact text,
 										 OUT account_id bigint, OUT initial_password text)
 	LANGUAGE sql VOLATILE
@@ -280,7 +280,7 @@ CREATE FUNCTION machi.create_staff__impl(tenant_id int, email text, name text, r
 BEGIN ATOMIC
 	SELECT * FROM machi.staff_create($1, $2, $3, $4, $5, $6);
 END;
-CREATE FUNCTION machi.create_staff(tenant_id int, email text, name text, role_name text DEFAULT 'staff',
+CREATE FUNCTION machi.create_staff(tenant_id int, email text, full_name text, role_name text DEFAULT 'staff',
 								   department_ids bigint[] DEFAULT NULL, contact text DEFAULT NULL,
 								   OUT account_id bigint, OUT initial_password text)
 	AS 'MODULE_PATHNAME', 'machi_admin_dispatch'
@@ -403,8 +403,10 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM machi.account x WHERE x.account_id = reveal_account__impl.account_id) THEN
 		RAISE EXCEPTION USING ERRCODE = 'MC404', MESSAGE = format('account %s does not exist', account_id);
 	END IF;
-	PERFORM machi.identity_event('personal_data_revealed', jsonb_build_object(
-		'account_id', reveal_account__impl.account_id, 'reason', reason, 'by', session_user));
+	PERFORM machi.identity_event('pii_disclosure', jsonb_build_object(
+		'subject_account_id', reveal_account__impl.account_id, 'reason', reason,
+		'fields', jsonb_build_array('email', 'name', 'nickname', 'phone', 'postal_code', 'address',
+									'birthday', 'gender', 'occupation', 'contact', 'home_tenant_id')));
 	result := machi.me_json(reveal_account__impl.account_id);
 	RETURN result;
 END

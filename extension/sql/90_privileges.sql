@@ -9,10 +9,11 @@ BEGIN
 		SELECT c.oid::regclass AS obj, c.relkind
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname IN ('machi', 'api') AND c.relkind IN ('r', 'p', 'v', 'S')
-		  -- identity sequences follow their table
-		  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+		  -- identity sequences follow their table (partitioned tables and
+		  -- partitions have 'a'/'i' dependencies too, and are swept)
+		  AND (c.relkind <> 'S' OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
 						  WHERE d.classid = 'pg_catalog.pg_class'::regclass
-						    AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+						    AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
 	LOOP
 		EXECUTE pg_catalog.format('ALTER %s %s OWNER TO machi_owner',
 			CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.obj);
@@ -62,6 +63,7 @@ BEGIN
 END
 $admin$;
 GRANT SELECT ON machi.routes TO machi_admin;
+GRANT EXECUTE ON FUNCTION machi.schedule_jobs() TO machi_admin;
 
 -- the mailer: claim and acknowledge outbox messages, nothing else
 GRANT USAGE ON SCHEMA machi TO machi_mailer;

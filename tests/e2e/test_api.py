@@ -91,3 +91,13 @@ def test_open311(gateway):
 def requests_delete(gateway, path):
     import requests
     return requests.delete(gateway.base + path, timeout=10, verify=gateway.certs.cert)
+
+
+def test_jobs_scheduled_in_pg_cron(cluster):
+    """machi.schedule_jobs() installed every job of machi.job in pg_cron."""
+    with cluster.connect() as conn:
+        jobs = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT jobname, schedule, command FROM cron.job")}
+        wanted = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT job_name, schedule, command FROM machi.job")}
+    assert wanted, "machi.job is empty"
+    for name, spec in wanted.items():
+        assert jobs.get(name) == spec, name

@@ -1,0 +1,88 @@
+-- audit_row: what the C audit trigger records for INSERT, UPDATE, DELETE
+-- and TRUNCATE, who it says did it, and what it never copies.
+\set VERBOSITY terse
+\getenv datadir MACHI_DATA
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+SELECT machi.create_tenant(12101, '千葉市中央区', pg_read_file(:'datadir' || '/boundaries/12101.json')::jsonb,
+						   'Chuo Ward, Chiba');
+SELECT machi.create_department(12101, '土木事務所', 'Civil Engineering Office') AS dept \gset
+-- each admin call, then the rows it wrote, in the system context, by session_user
+SELECT event, op, table_name, pk ? 'tenant_id' AS pk_has_tenant, account_id, role, tenant_id, act_as,
+	   db_user = session_user AS by_session_user, request_id
+FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
+-- the admin call names the function and its arguments; a large argument is clipped
+SELECT detail->>'function' AS function, detail->'args'->>'tenant_id' AS tenant_arg,
+	   detail->'args'->>'name_en' AS name_en_arg, length(detail->'args'->>'boundary') < 200 AS boundary_clipped
+FROM machi.audit_log WHERE audit_id > :mark AND event = 'admin_call' ORDER BY audit_id;
+-- INSERT records the key (the row itself is in the table)
+SELECT pk, detail FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant' AND op = 'INSERT';
+-- the time of the write and of its transaction, the transaction id
+SELECT bool_and(logged_at >= xact_at AND logged_at <= clock_timestamp()) AS times_ok,
+	   bool_and(txid > 0) AS txid_ok
+FROM machi.audit_log WHERE audit_id > :mark;
+
+-- UPDATE records only the columns that changed, with old and new values
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+SELECT machi.update_department(12101, :dept, name_en => 'Road Office');
+UPDATE machi.department SET active = active WHERE tenant_id = 12101;
+UPDATE machi.department SET active = false, name = '土木事務所 (旧)' WHERE tenant_id = 12101;
+SELECT op, (pk->>'department_id')::bigint = :dept AS pk_ok, pk->>'tenant_id' AS tenant, detail AS changes
+FROM machi.audit_log WHERE audit_id > :mark AND event = 'row' ORDER BY audit_id;
+-- a large value (a boundary) is recorded by its size only
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+SELECT machi.update_tenant(12101, boundary => pg_read_file(:'datadir' || '/boundaries/12102.json')::jsonb);
+SELECT jsonb_object_keys(detail) AS changed,
+	   detail->'boundary'->'old' ? 'bytes' AND detail->'boundary'->'new' ? 'bytes' AS boundary_by_size
+FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant' ORDER BY 1;
+-- times in ISO 8601 UTC, whatever the writer's DateStyle and TimeZone
+SELECT detail->'updated_at'->>'new' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$' AS iso_utc
+FROM machi.audit_log WHERE audit_id > :mark AND table_name = 'machi.tenant';
+
+-- a DBA acting as a staff member: the rows carry the account, its role and
+-- tenant, the act_as flag and the reason; act_as itself is an event
+INSERT INTO machi.account (kind, tenant_id, role_name) VALUES ('staff', 12101, 'tenant_admin')
+RETURNING account_id AS staff \gset
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+BEGIN;
+SELECT machi.act_as(:staff, 'ticket 4711: wrong department name');
+UPDATE machi.department SET name_en = 'Roads' WHERE tenant_id = 12101;
+COMMIT;
+SELECT event, op, table_name, account_id = :staff AS as_staff, role, tenant_id, act_as, request_id,
+	   detail->>'reason' AS reason, (detail->>'account_id')::bigint = :staff AS target_ok
+FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
+
+-- personal and secret columns: recorded as "redacted" / "changed", never by
+-- value (the names *_enc, *_hash, ... and machi.audit_redacted_column); a
+-- table without primary key has its INSERTed rows recorded whole
+CREATE TABLE public.person_log (nickname text, email_enc bytea, note text);
+INSERT INTO machi.audit_redacted_column VALUES ('public.person_log', 'nickname');
+SELECT machi.audit_attach('public.person_log');
+CREATE TABLE public.person (
+	person_id		int PRIMARY KEY,
+	nickname		text,
+	email_enc		bytea,
+	password_hash	text,
+	note			text
+);
+INSERT INTO machi.audit_redacted_column VALUES ('public.person', 'nickname');
+SELECT machi.audit_attach('public.person');
+SELECT tgname, tgnargs, encode(tgargs, 'escape') AS args FROM pg_trigger WHERE tgrelid = 'public.person'::regclass ORDER BY 1;
+SELECT coalesce(max(audit_id), 0) AS mark FROM machi.audit_log \gset
+INSERT INTO public.person VALUES (1, 'たろう', convert_to('taro@example.jp', 'UTF8'), '$argon2id$v=19$hash-one', 'first');
+UPDATE public.person SET nickname = 'じろう', email_enc = convert_to('jiro@example.jp', 'UTF8'),
+	password_hash = '$argon2id$v=19$hash-two', note = 'second';
+UPDATE public.person SET note = 'third';
+DELETE FROM public.person;
+INSERT INTO public.person VALUES (2, NULL, NULL, NULL, 'no secrets');
+TRUNCATE public.person;
+INSERT INTO public.person_log VALUES ('たろう', convert_to('taro@example.jp', 'UTF8'), 'keyless');
+SELECT op, table_name, pk, detail FROM machi.audit_log WHERE audit_id > :mark ORDER BY audit_id;
+-- scan every audit row written for the plaintexts, the ciphertexts (hex) and the hashes
+SELECT count(*) AS rows_scanned,
+	   count(*) FILTER (WHERE l::text ~ '(たろう|じろう|taro@|jiro@|argon2id|hash-one|hash-two)'
+						   OR l::text LIKE '%' || encode(convert_to('taro@example.jp', 'UTF8'), 'hex') || '%'
+						   OR l::text LIKE '%' || encode(convert_to('jiro@example.jp', 'UTF8'), 'hex') || '%') AS leaking_rows
+FROM machi.audit_log l WHERE audit_id > :mark;
+DELETE FROM machi.audit_redacted_column WHERE table_name IN ('public.person'::regclass, 'public.person_log'::regclass);
+DROP TABLE public.person;
+DROP TABLE public.person_log;
