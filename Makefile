@@ -30,7 +30,7 @@ include $(PGXS)
 machi--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql)) control/machi.control
 	cat $(sort $(wildcard extension/sql/*.sql)) | sed "s/@EXTVERSION@/$(EXTVERSION)/g" > $@
 
-.PHONY: deps test run stop bench gateway-build
+.PHONY: deps test run stop bench gateway-build test-asan fuzz
 
 # the gateway and the mailer are built with everything else
 all: gateway-build
@@ -58,6 +58,17 @@ run: deps
 
 stop:
 	@bash scripts/service.sh stop
+
+# The gateway and mailer built with ASan+UBSan, through the end-to-end suite.
+test-asan: deps
+	$(MAKE) all
+	$(MAKE) -C gateway test
+	$(MAKE) -C gateway e2e-asan
+
+# libFuzzer targets, each for a bounded time (FUZZ_SECONDS, default 60).
+fuzz: deps
+	$(MAKE) -C fuzz run
+	$(MAKE) -C gateway fuzz-run
 
 # Benchmarks; results in docs/benchmarks.md.
 bench: deps
