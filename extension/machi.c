@@ -120,6 +120,13 @@ int			machi_outbox_max_attempts = 5;
 char	   *machi_public_base_url = NULL;
 
 /*
+ * machi.operator_email: where mail for the operators goes (the daily
+ * security report), comma-separated; empty: nowhere (the report stays
+ * readable with machi.security_report()).
+ */
+char	   *machi_operator_email = NULL;
+
+/*
  * machi.report_rate_per_hour: how many reports one citizen account may post
  * in any hour; more answer 429 with Retry-After.  Protects staff queues
  * from floods by a single account.
@@ -287,6 +294,13 @@ _PG_init(void)
 							   "https://localhost",
 							   PGC_SUSET, 0,
 							   machi_public_base_url_check, NULL, NULL);
+	DefineCustomStringVariable("machi.operator_email",
+							   "Addresses (comma-separated) that receive the operators' mail, such as the daily security report.",
+							   NULL,
+							   &machi_operator_email,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 	DefineCustomIntVariable("machi.report_rate_per_hour",
 							"Reports one citizen account may post per hour.",
 							NULL,

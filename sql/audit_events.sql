@@ -111,16 +111,15 @@ SELECT machi.security_report_text('2001-01-01');
 SET ROLE machi_auditor;
 SELECT count(*) > 0 AS auditor_sees_findings FROM machi.security_report(:'today');
 RESET ROLE;
--- queue it for the operators: only when an outbox exists
+-- queue it for the operators: to the addresses of machi.operator_email,
+-- sealed in the outbox like all mail
 SELECT machi.queue_security_report('2001-01-01');
-CREATE FUNCTION machi.outbox_enqueue(recipient text, subject text, body text) RETURNS void
-	LANGUAGE plpgsql AS $$
-BEGIN
-	RAISE NOTICE 'outbox: to % subject "%" (% lines)', recipient, left(subject, 21),
-		array_length(string_to_array(body, E'\n'), 1) > 2;
-END $$;
+SET machi.operator_email = 'ops1@example.invalid, ops2@example.invalid';
 SELECT machi.queue_security_report('2001-01-01');
-DROP FUNCTION machi.outbox_enqueue(text, text, text);
+RESET machi.operator_email;
+SELECT kind, state, account_id, position(convert_to('security report', 'UTF8') IN subject) = 0 AS subject_sealed,
+	   position(convert_to('ops1', 'UTF8') IN recipient) = 0 AS recipient_sealed
+FROM machi.outbox WHERE kind = 'operators' ORDER BY outbox_id;
 DELETE FROM machi.route WHERE pattern LIKE '/v1/audit-probe/%';
 DROP FUNCTION machi.rt_audit_login_probe(machi.request);
 DROP FUNCTION machi.rt_audit_deny_probe(machi.request);

@@ -205,7 +205,7 @@ BEGIN
 									  'tenant_id', a.tenant_id,
 									  'must_change_password', a.must_change_password,
 									  'email_verified', a.email_verified_at IS NOT NULL),
-		'notices', '[]'::jsonb);
+		'notices', machi.notices_for(a.tenant_id, a.kind <> 'citizen'));
 	IF cookie THEN
 		RETURN machi.ok(body || jsonb_build_object('csrf_token', s.csrf), 200,
 						jsonb_build_object('set-cookie', machi.session_cookie(

@@ -806,6 +806,7 @@ CREATE FUNCTION machi.rt_staff_report_patch(r machi.request) RETURNS machi.respo
 AS $$
 DECLARE
 	rep machi.report := machi.find_report(r.params->>'id');
+	prev_status text := rep.status;
 	src jsonb := coalesce(r.data, '{}');
 	new_status text;
 	new_dept bigint;
@@ -952,6 +953,9 @@ BEGIN
 		-- only if they may still see it afterwards
 		PERFORM machi.fail(403, 'you cannot move a report out of your own departments');
 	END IF;
+	IF rep.status <> prev_status THEN
+		PERFORM machi.notify_reporter(rep.tenant_id, rep.report_id, 'status', NULL);
+	END IF;
 	RETURN machi.ok(jsonb_build_object('report', machi.report_json(rep)));
 END
 $$;
@@ -981,12 +985,15 @@ BEGIN
 	VALUES (rep.tenant_id, rep.report_id, CASE vis WHEN 'public' THEN 'response' ELSE 'note' END,
 			machi.current_account(), vis, machi.arg_text(src, 'body', true, 4000))
 	RETURNING * INTO u;
+	IF vis = 'public' THEN
+		PERFORM machi.notify_reporter(rep.tenant_id, rep.report_id, 'response', u.body);
+	END IF;
 	RETURN machi.ok(jsonb_build_object('id', u.update_id, 'kind', u.kind, 'visibility', u.visibility,
 									   'body', u.body, 'created_at', u.created_at), 201);
 END
 $$;
 COMMENT ON FUNCTION machi.rt_staff_report_respond(machi.request) IS
-'POST /v1/staff/reports/{id}/responses: {"body": ..., "visibility": "public"|"internal"}: a public response to the reporter or an internal note.';
+'POST /v1/staff/reports/{id}/responses: {"body": ..., "visibility": "public"|"internal"}: a public response to the reporter (who is e-mailed) or an internal note.';
 
 INSERT INTO machi.route (method, pattern, handler, auth, max_body, description) VALUES
 	('POST', '/v1/reports', 'machi.rt_report_create(machi.request)', 'citizen', 32768, 'Post a report (verified citizens).'),

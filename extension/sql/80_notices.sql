@@ -86,7 +86,7 @@ CREATE POLICY incident_update_write ON machi.incident_update FOR ALL
 
 -- ---- reading ----
 
-CREATE FUNCTION machi.active_notices() RETURNS jsonb
+CREATE FUNCTION machi.notices_for(tenant int, staff boolean) RETURNS jsonb
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -96,12 +96,18 @@ BEGIN ATOMIC
 			'starts_at', n.starts_at, 'ends_at', n.ends_at) ORDER BY n.starts_at, n.notice_id), '[]')
 	FROM machi.notice n
 	WHERE now() >= n.starts_at AND now() < n.ends_at
-	  AND (n.audience = 'both'
-		   OR (n.audience = 'staff' AND machi.current_tenant() IS NOT NULL)
-		   OR (n.audience = 'citizens' AND machi.current_tenant() IS NULL));
+	  AND (n.tenant_id IS NULL OR n.tenant_id = tenant)
+	  AND (n.audience = 'both' OR n.audience = CASE WHEN staff THEN 'staff' ELSE 'citizens' END);
 END;
+COMMENT ON FUNCTION machi.notices_for(int, boolean) IS
+'The maintenance notices active now for a tenant''s staff (staff true) or for citizens and visitors (tenant NULL, staff false): global ones and the tenant''s. Login returns them for the account signing in.';
+
+CREATE FUNCTION machi.active_notices() RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	RETURN machi.notices_for(machi.current_tenant(), machi.current_tenant() IS NOT NULL);
 COMMENT ON FUNCTION machi.active_notices() IS
-'The maintenance notices the caller should see now (staff: global and their tenant''s; citizens and visitors: those for citizens). Returned at login and by GET /v1/notices.';
+'The maintenance notices the caller should see now (staff: global and their tenant''s; citizens and visitors: those for citizens). GET /v1/notices.';
 
 CREATE FUNCTION machi.rt_notices(r machi.request) RETURNS machi.response
 	LANGUAGE sql STABLE

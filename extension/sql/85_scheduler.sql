@@ -24,6 +24,8 @@ INSERT INTO machi.job VALUES
 	 'Drop audit partitions older than machi.audit_retention_days (at least 365).'),
 	('machi-audit-maintain', '27 3 * * *', 'SELECT machi.audit_maintain(2)',
 	 'Create the audit partitions of the coming months.'),
+	('machi-cleanup-sessions', '37 3 * * *', 'SELECT machi.cleanup_sessions()',
+	 'Delete ended sessions and used or expired single-use tokens older than 30 days, and expired login throttles.'),
 	-- 23:30 UTC is 08:30 JST: the report of the previous Japanese day
 	('machi-security-report', '30 23 * * *', 'SELECT machi.queue_security_report()',
 	 'Mail the daily security report (yesterday, JST) to the operators through the outbox.');
