@@ -11,6 +11,7 @@ VAR="$ROOT/var"
 PGDIR="$VAR/pg"
 PORT=${MACHI_PG_PORT:-5499}
 HTTPS_PORT=${MACHI_HTTPS_PORT:-8443}
+SMTP_PORT=${MACHI_SMTP_PORT:-8025}
 DB=machi
 RUN="$VAR/run"
 LOG="$VAR/log"
@@ -61,9 +62,13 @@ psql_pg() {
 start() {
 	mkdir -p "$VAR"
 	chmod 0755 "$VAR"
+	master_key_create "$VAR/keys/master.key"
 	if [ ! -d "$PGDIR/data" ]; then
 		echo "machi: creating the local cluster in $PGDIR"
-		cluster_init "$PGDIR" "$PORT" "cron.database_name = '$DB'"
+		cluster_init "$PGDIR" "$PORT" "cron.database_name = '$DB'" \
+			"machi.master_key_file = '$VAR/keys/master.key'" \
+			"machi.public_base_url = 'https://127.0.0.1:$HTTPS_PORT'" \
+			"machi.operator_email = 'operators@localhost'"
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
 		cluster_start "$PGDIR"
@@ -72,11 +77,16 @@ start() {
 		psql_pg -d postgres -c "CREATE DATABASE $DB"
 	fi
 	psql_pg -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS machi CASCADE"
+	mkdir -p "$RUN" "$LOG"
 	psql_pg -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "SELECT count(*) AS jobs FROM machi.schedule_jobs()" >/dev/null
 	if [ "$(psql_pg -d "$DB" -Atc 'SELECT count(*) FROM machi.tenant')" = "0" ]; then
 		load_demo
 	fi
-	mkdir -p "$RUN" "$LOG"
+	# a local SMTP sink that keeps every message in var/mail (Maildir), and
+	# the mailer that drains the outbox into it
+	daemon smtp-sink /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$VAR/mail"
+	daemon mailer "$ROOT/gateway/machi-mailer" --conninfo "host=$PGDIR port=$PORT dbname=$DB user=machi_mailer" \
+		--smtp-url "smtp://127.0.0.1:$SMTP_PORT" --starttls none --from noreply@localhost --poll-interval 5
 	tls
 	local static=()
 	[ -d "$ROOT/console/dist" ] && static=(--static-dir "$ROOT/console/dist")
@@ -93,18 +103,21 @@ start() {
 	echo "  HTTPS: https://127.0.0.1:$HTTPS_PORT/  (self-signed: curl --cacert var/tls/cert.pem)"
 	echo "         curl --cacert var/tls/cert.pem https://127.0.0.1:$HTTPS_PORT/v1/tenants"
 	echo "  psql:  psql -h $PGDIR -p $PORT -U postgres $DB"
-	echo "  logs:  var/log/ (gateway.log, access.log), PostgreSQL: var/pg/server.log"
+	echo "  mail:  every message the service sends lands in var/mail/new/ (local SMTP sink)"
+	echo "  logs:  var/log/ (gateway.log, access.log, mailer.log), PostgreSQL: var/pg/server.log"
 	echo "  stop:  make stop"
 }
 
-# load_demo: the demo municipalities (scripts/demo.sh)
+# load_demo: the demo municipalities, accounts and reports (scripts/demo.sh)
 load_demo() {
 	echo "machi: loading demo data"
-	PGHOST="$PGDIR" PGPORT="$PORT" PGUSER=postgres MACHI_PG_DB="$DB" bash "$ROOT/scripts/demo.sh"
+	PGHOST="$PGDIR" PGPORT="$PORT" PGUSER=postgres MACHI_PG_DB="$DB" MACHI_DEMO_ACCOUNTS=1 bash "$ROOT/scripts/demo.sh"
 }
 
 stop() {
 	undaemon gateway
+	undaemon mailer
+	undaemon smtp-sink
 	cluster_stop "$PGDIR"
 	echo "machi: stopped"
 }
