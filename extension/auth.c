@@ -9,6 +9,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 
 #include "auth.h"
 #include "context.h"
@@ -132,6 +134,32 @@ AuthenticateToken(MachiHttpRequest *hr)
 }
 
 /*
+ * TenantReadOnly: whether the tenant's contract has ended (terminated or
+ * erased): its staff may still read and export, not change anything.
+ */
+static bool
+TenantReadOnly(int32 tenant_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(tenant_id)};
+	bool		isnull;
+	bool		result = false;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %d", ret);
+	ret = SPI_execute_with_args("SELECT machi.tenant_read_only($1)", 1, argtypes, values, NULL, true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		result = !isnull && DatumGetBool(d);
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
  * MachiAuthenticate: set the caller context for this request and enforce
  * the route's access rule.  A bearer token or session cookie makes its
  * account the caller (session.c); a DBA who called machi.act_as() earlier in
@@ -183,6 +211,12 @@ MachiAuthenticate(MachiHttpRequest *hr, const char *route_auth)
 		ereport(ERROR,
 				(errcode(ERRCODE_MACHI_FORBIDDEN),
 				 errmsg("this resource is for municipal staff")));
+	if (strcmp(route_auth, "staff") == 0 && ctx->tenant_id != 0 &&
+		strcmp(hr->method, "GET") != 0 && TenantReadOnly(ctx->tenant_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_MACHI_FORBIDDEN),
+				 errmsg("the contract of your municipality has ended: data can be read and exported, not changed"),
+				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "contract_ended")));
 }
 
 /*

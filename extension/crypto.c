@@ -45,6 +45,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "catalog/namespace.h"
 #include "utils/memutils.h"
 
 #include "context.h"
@@ -85,6 +88,22 @@ static int	max_data_keys = 0;
 /* set by the GUC assign hook; keys are dropped at the next use */
 static bool keys_stale = false;
 
+/* machi.data_key, once known: its invalidation makes the keys stale */
+static Oid	data_key_relid = InvalidOid;
+
+/*
+ * OnDataKeyInval: relcache callback.  A trigger on machi.data_key
+ * invalidates its relcache entry on every UPDATE or DELETE (rotation,
+ * crypto-shredding of an erased tenant), and every backend then forgets its
+ * unwrapped keys before the next use.
+ */
+static void
+OnDataKeyInval(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || (OidIsValid(data_key_relid) && relid == data_key_relid))
+		keys_stale = true;
+}
+
 /*
  * MachiCryptoInit: initialise libsodium.  Called once from _PG_init; the
  * library is safe to initialise more than once.
@@ -96,6 +115,7 @@ MachiCryptoInit(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("machi: could not initialise libsodium")));
+	CacheRegisterRelcacheCallback(OnDataKeyInval, (Datum) 0);
 }
 
 /*
@@ -403,6 +423,8 @@ LoadKey(int32 key_id, int32 scope, char purpose, bool create)
 	MachiCryptoStatus rc = MACHI_CRYPTO_OK;
 	char	   *what = NULL;
 
+	if (!OidIsValid(data_key_relid))
+		data_key_relid = get_relname_relid("data_key", get_namespace_oid("machi", false));
 	MachiContextSave(&saved);
 	MachiContextSetSystem("data key");
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)

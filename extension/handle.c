@@ -781,20 +781,22 @@ MergeHeaders(MachiHttpResponse *out, const char *request_id)
 	return JsonbBuildEnd(&b);
 }
 
-PG_FUNCTION_INFO_V1(machi_route_changed);
+PG_FUNCTION_INFO_V1(machi_relcache_changed);
 
 /*
- * machi_route_changed: statement trigger on machi.route.  Data changes do
- * not invalidate the relcache by themselves; this makes every backend drop
- * its route cache when the change commits (and this backend at once).
+ * machi_relcache_changed: statement trigger on tables that backends cache
+ * (machi.route: the routes; machi.data_key: unwrapped keys).  Data changes
+ * do not invalidate the relcache by themselves; this makes every backend's
+ * relcache callback drop its cache when the change commits (and this
+ * backend's at once).
  */
 Datum
-machi_route_changed(PG_FUNCTION_ARGS)
+machi_relcache_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "machi_route_changed must be called as a trigger");
+		elog(ERROR, "machi_relcache_changed must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

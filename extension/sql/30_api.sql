@@ -42,7 +42,7 @@ CREATE POLICY route_write ON machi.route FOR ALL
 	USING ((SELECT machi.is_operator())) WITH CHECK ((SELECT machi.is_operator()));
 
 CREATE FUNCTION machi.route_changed() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'machi_route_changed'
+	AS 'MODULE_PATHNAME', 'machi_relcache_changed'
 	LANGUAGE C;
 COMMENT ON FUNCTION machi.route_changed() IS 'Trigger: every backend reloads machi.route after a change commits.';
 CREATE TRIGGER route_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON machi.route

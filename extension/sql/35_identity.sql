@@ -40,6 +40,15 @@ CREATE TABLE machi.data_key (
 COMMENT ON TABLE machi.data_key IS
 'Data keys, wrapped (XChaCha20-Poly1305) by the master key of machi.master_key_file: one per tenant, one for the citizen pool (tenant_id 0, purpose d) and the blind index key (tenant_id 0, purpose i). master_key_id is the public fingerprint of the wrapping key. Deleting a tenant''s row crypto-shreds its personal data. Operators only; used by C code.';
 
+-- every backend forgets its unwrapped keys when a key row changes or goes
+-- (crypto-shredding must take effect at once, not at the next restart)
+CREATE FUNCTION machi.data_key_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'machi_relcache_changed'
+	LANGUAGE C;
+COMMENT ON FUNCTION machi.data_key_changed() IS 'Trigger: every backend drops its cached data keys after machi.data_key changes.';
+CREATE TRIGGER data_key_changed AFTER UPDATE OR DELETE OR TRUNCATE ON machi.data_key
+	FOR EACH STATEMENT EXECUTE FUNCTION machi.data_key_changed();
+
 -- ---- personal data ----
 
 CREATE TABLE machi.account_pii (

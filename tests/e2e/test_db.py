@@ -152,7 +152,8 @@ def test_follows_promoted_standby(certs, make_gateway, mock_only):
         conninfo = (f"host={primary.host},{standby.host} port={primary.port},{standby.port} dbname=machi "
                     f"user=machi_gateway connect_timeout=2")
         g = make_gateway("--conninfo", conninfo)
-        assert g.get("/v1/echo").status_code == 200
+        # every event loop has its own pool: wait until the one answering is connected
+        wait_until(lambda: g.get("/v1/echo").status_code == 200, 10, 0.1, what="pools connected")
         primary.stop("immediate")
         time.sleep(0.3)
         # the standby alone is read-only: the gateway must not use it
