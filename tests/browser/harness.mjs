@@ -95,6 +95,7 @@ export class Env {
 		page.setDefaultTimeout(15000);
 		await page.goto(this.base + '/console/');
 		await page.waitForSelector('#login-form');
+		page.errors.length = 0;	// the probe for a leftover session answers 401
 		return page;
 	}
 
