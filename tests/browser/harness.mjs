@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { deflateSync, crc32 } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console', 'package.json'));
@@ -165,6 +165,15 @@ COMMIT;`);
 		}
 		if (this.dir) rmSync(this.dir, { recursive: true, force: true });
 	}
+}
+
+function crc32(buf) {
+	let c = ~0;
+	for (const b of buf) {
+		c ^= b;
+		for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+	}
+	return ~c >>> 0;
 }
 
 // a small solid-colour PNG (w x h), made here so that no binary is committed
