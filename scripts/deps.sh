@@ -11,7 +11,7 @@ PACKAGES=(
 	libsodium-dev libzxcvbn-dev libh2o-evloop-dev libcurl4-openssl-dev libssl-dev libpq-dev
 	python3 python3-pytest python3-requests python3-psycopg python3-aiosmtpd
 	wrk faketime clang libclang-rt-14-dev
-	chromium
+	chromium fonts-ipafont-gothic
 )
 # Node.js for the console (any node >= 20 already installed is used)
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

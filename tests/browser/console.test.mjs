@@ -43,6 +43,16 @@ test('a failed login shows the server\'s one generic message', async () => {
 	await page.context().close();
 });
 
+test('forgot password: the request is sent and the neutral answer shown', async () => {
+	const page = await env.page();
+	await page.click('#forgot-link');
+	await page.fill('#forgot-email', admin.email);
+	await page.click('#forgot-submit');
+	await page.waitForSelector('#forgot-done:not([hidden])');
+	assert.match(await page.locator('#forgot-done').textContent(), /再設定用のリンク/);
+	await page.context().close();
+});
+
 test('the first login forces a password change, with the rules first and the server\'s feedback', async () => {
 	const s = await env.staff(12101, 'staff', { ready: false });
 	const page = await env.page();
@@ -147,7 +157,7 @@ test('publishing with redaction: the preview and then the citizen API show the r
 	await page.locator('#publish-card').scrollIntoViewIfNeeded();
 	await env.shot(page, 'console-publish.png');
 	await page.click('#publish-submit');
-	await page.waitForSelector('#detail-visibility >> text=公開');
+	await page.waitForSelector('#detail-done >> text=公開しました。');
 	await page.waitForFunction(() => document.querySelector('#publish-state')?.textContent.includes('公開されています'));
 	// the citizen's view, without any credentials
 	const anon = await env.api.get(`/v1/reports/${ids.park}`, { headers: { Cookie: '' } });

@@ -17,13 +17,14 @@ function resultLine() {
 	return h('p', { class: 'result', role: 'status', hidden: true });
 }
 
+// the confirmation of the last change, shown once after the page is redrawn
+let done = null;
+
 async function submit(line, fn, okText) {
 	line.hidden = true;
 	try {
 		await fn();
-		line.className = 'result ok';
-		line.textContent = okText || t('common.saved');
-		line.hidden = false;
+		done = okText || t('common.saved');
 		setTimeout(rerender, 0);
 	} catch (e) {
 		line.className = 'result error';
@@ -72,8 +73,10 @@ export async function detailView(ctx, id) {
 		u.kind === 'status' ? [statusBadge(u.old_status), ' → ', statusBadge(u.new_status)] : null,
 		u.body ? h('p', {}, u.body) : null)));
 
+	const confirmation = done ? h('p', { class: 'flash', id: 'detail-done', role: 'status' }, done) : null;
+	done = null;
 	replace(ctx.main,
-		h('p', {}, h('a', { href: '#/reports' }, t('detail.back'))),
+		h('p', {}, h('a', { href: '#/reports' }, t('detail.back'))), confirmation,
 		h('h1', { id: 'detail-title' }, t('detail.heading', { id: r.id }), ' ', h('span', { class: 'report-title' }, r.title ?? '')),
 		h('div', { class: 'detail' },
 			h('div', { class: 'main-col' },
