@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Env, psql, token, png, CHUO, INAGE } from './harness.mjs';
+import { Env, psql, lit, token, png, CHUO, INAGE } from './harness.mjs';
 
 const env = new Env();
 let admin;		// tenant admin of 12101, password already changed
@@ -18,6 +18,8 @@ before(async () => {
 	ids.park = env.report(citizen, { category: 'park', lat: CHUO.lat + 0.001, lon: CHUO.lon + 0.001, title: `遊具の破損 ${tok}`, description: `ブランコの鎖が切れています。連絡先 090-1234-5678 山田 ${tok}` });
 	env.photo(citizen, ids.park, png(64, 48, [200, 40, 40]));
 	env.photo(citizen, ids.park, png(64, 48, [40, 40, 200]));
+	psql(`SELECT machi.create_notice(${lit('定期メンテナンスのお知らせ ' + tok)}, '12月1日 2:00〜4:00 は登録ができません。', now() - interval '1 hour', now() + interval '1 day', 'staff', 12101);
+SELECT machi.create_incident(${lit('写真の表示が遅い障害 ' + tok)}, now() - interval '2 hours', ARRAY[12101], 'ストレージの応答遅延', '調査中です。');`);
 	const other = env.citizen();
 	ids.inage = env.report(other, { category: 'road', ...INAGE, title: `稲毛区の非公開の通報 ${tok}`, description: 'other tenant' });
 });
@@ -87,6 +89,8 @@ test('the top page shows counts per status and the newest reports', async () => 
 	await page.waitForSelector('#status-counts');
 	await page.waitForSelector(`#newest-reports tr[data-id="${ids.park}"]`);
 	assert.ok(Number(await page.locator('#status-counts td[data-status="received"]').textContent()) >= 2);
+	assert.match(await page.locator('#notices').textContent(), new RegExp('定期メンテナンスのお知らせ ' + tok));
+	assert.match(await page.locator('#incidents').textContent(), new RegExp('写真の表示が遅い障害 ' + tok));
 	await env.shot(page, 'console-top.png');
 	assert.deepEqual(page.errors, []);
 	await page.context().close();
@@ -169,6 +173,7 @@ test('publishing with redaction: the preview and then the citizen API show the r
 	assert.equal((await env.api.get(`/v1/reports/${ids.park}/photos/2`)).status(), 404);
 	// staff still see the original
 	assert.match(await page.locator('#detail-description').textContent(), /090-1234-5678/);
+	assert.deepEqual(page.errors, [], 'no script error and no Content-Security-Policy violation');
 	await page.context().close();
 });
 
