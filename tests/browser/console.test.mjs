@@ -118,6 +118,15 @@ test('the queue filters by text, category and status; the CSV has the same rows'
 	await page.click('#f-submit');
 	await page.waitForFunction(() => document.querySelectorAll('#queue-table tbody tr').length === 2);
 	await env.shot(page, 'console-queue.png');
+	// keyset paging: one report per page, the next one through "next"
+	await page.goto(`${env.base}/console/#/reports?q=${tok}&limit=1`);
+	await page.waitForFunction(() => document.querySelectorAll('#queue-table tbody tr').length === 1);
+	assert.equal(await page.locator('#queue-table tbody tr').getAttribute('data-id'), String(Math.max(ids.road, ids.park)));
+	await page.click('#queue-more');
+	await page.waitForFunction(() => document.querySelectorAll('#queue-table tbody tr').length === 2);
+	assert.equal(await page.locator('#queue-table tbody tr').nth(1).getAttribute('data-id'), String(Math.min(ids.road, ids.park)));
+	await page.goto(`${env.base}/console/#/reports?q=${tok}`);
+	await page.waitForFunction(() => document.querySelectorAll('#queue-table tbody tr').length === 2);
 	const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-download')]);
 	assert.equal(download.suggestedFilename(), 'reports.csv');
 	const csv = readFileSync(await download.path());

@@ -21,6 +21,7 @@ export function apiFilters(query) {
 	const f = {};
 	for (const k of FILTERS) if (query.get(k)) f[k] = query.get(k);
 	if (f.to) f.to = nextDay(f.to);
+	if (query.get('limit')) f.limit = query.get('limit');	// page size (URL only; the API's default is 50)
 	return f;
 }
 
