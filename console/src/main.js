@@ -50,7 +50,8 @@ function header() {
 	const nav = h('nav', { class: 'nav' },
 		h('a', { href: '#/', 'data-nav': 'top' }, t('nav.top')),
 		h('a', { href: '#/reports', 'data-nav': 'queue' }, t('nav.queue')),
-		isAdmin() ? h('a', { href: '#/admin', 'data-nav': 'admin' }, t('nav.admin')) : null);
+		isAdmin() ? h('a', { href: '#/admin', 'data-nav': 'admin' }, t('nav.admin')) : null,
+		h('a', { href: '#/password', 'data-nav': 'password' }, t('nav.password')));
 	return h('header', { class: 'top' },
 		h('span', { class: 'brand' }, t('app.title')),
 		session.tenant ? h('span', { class: 'tenant', id: 'tenant-name' }, session.tenant.name) : null,
