@@ -154,6 +154,17 @@ test('a status change offers only the allowed transitions and is recorded', asyn
 	const now = await page.locator('#status-select option').evaluateAll((os) => os.map((o) => o.value));
 	assert.ok(!now.includes('in_progress'));
 	assert.equal(psql(`SELECT status FROM machi.report WHERE report_id = ${ids.road};`)[0][0], 'in_progress');
+	// a public response and an internal note appear in the history
+	await page.fill('#response-body', 'ご連絡ありがとうございます。現地を確認します。');
+	await page.click('#response-submit');
+	await page.waitForSelector('#history li[data-kind="response"]');
+	await page.fill('#response-body', '担当: 土木第二班');
+	await page.check('#response-internal');
+	await page.click('#response-submit');
+	await page.waitForSelector('#history li[data-kind="note"] >> text=担当: 土木第二班');
+	// not published yet: citizens do not see the report at all
+	const pub = await env.api.get(`/v1/reports/${ids.road}`);
+	assert.equal(pub.status(), 404, 'still private');
 	await env.shot(page, 'console-report.png');
 	await page.context().close();
 });
@@ -198,7 +209,7 @@ test('a tenant admin creates a staff account and sees the initial password once'
 	const pw = (await page.locator('#initial-password').textContent()).trim();
 	assert.ok(pw.length >= 10);
 	await page.waitForSelector(`#staff-table td.email >> text=${email}`);
-	await env.shot(page, 'console-admin.png');
+	await env.shot(page, 'console-admin.png', ['#initial-password']);
 	// shown once: drawing the page again does not show it
 	await page.click('nav a[data-nav="top"]');
 	await page.click('nav a[data-nav="admin"]');
@@ -209,6 +220,12 @@ test('a tenant admin creates a staff account and sees the initial password once'
 	const login = await env.api.post('/v1/auth/login', { data: { email, password: pw } });
 	assert.equal(login.status(), 200);
 	assert.equal((await login.json()).account.must_change_password, true);
+	// the idle timeout of the municipality
+	await page.fill('#idle-minutes', '45');
+	await page.click('#idle-submit');
+	await page.waitForSelector('#timeout-card .result.ok');
+	assert.equal(psql('SELECT staff_idle_timeout FROM machi.tenant WHERE tenant_id = 12101;')[0][0], '00:45:00');
+	psql("SELECT machi.update_tenant(12101, staff_idle_timeout => '30 minutes');");
 	await page.context().close();
 });
 

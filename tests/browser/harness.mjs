@@ -149,11 +149,12 @@ COMMIT;`);
 		if (status !== '201') throw new Error('photo: ' + out);
 	}
 
-	async shot(page, name) {
+	// mask: selectors covered by a box (passwords shown on screen)
+	async shot(page, name, mask = []) {
 		if (!SCREENSHOTS) return;
 		mkdirSync(SCREENSHOTS, { recursive: true });
 		await page.waitForTimeout(300);	// let the map settle
-		await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
+		await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true, mask: mask.map((m) => page.locator(m)) });
 	}
 
 	async stop() {
