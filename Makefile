@@ -59,6 +59,14 @@ run: deps
 stop:
 	@bash scripts/service.sh stop
 
+# Screenshots of the console's main screens into docs/screenshots/: the
+# browser suite on a throwaway cluster, saving them as it goes.
+.PHONY: screenshots
+screenshots: deps
+	$(MAKE) all
+	$(MAKE) install
+	@MACHI_TESTS=browser MACHI_SCREENSHOTS=$(CURDIR)/docs/screenshots bash scripts/test.sh
+
 # The gateway and mailer built with ASan+UBSan, through the end-to-end suite.
 test-asan: deps
 	$(MAKE) all

@@ -2,7 +2,8 @@
 # e2e.sh TMP: the gateway and image unit tests, the end-to-end suite against
 # the mock API (the gateway's own behaviour: TLS, limits, failover, mailer),
 # and the same suite against the real extension in the cluster that
-# scripts/test.sh started (PGHOST/PGPORT).  Prints one "suite: N passed, N
+# scripts/test.sh started (PGHOST/PGPORT), then the console's browser suite
+# (scripts/browser.sh) on that database.  Prints one "suite: N passed, N
 # failed" line per suite.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,3 +48,6 @@ MACHI_E2E_PGHOST=$PGHOST MACHI_E2E_PGPORT=$PGPORT MACHI_E2E_DB=machi_e2e MACHI_E
 	timeout 900 $PY -m pytest -q -p no:cacheprovider tests/e2e >"$TMP/e2e-real.out" 2>&1
 cat "$TMP/e2e-real.out" | tail -30
 pytest_counts "e2e (real extension)" "$TMP/e2e-real.out"
+
+# the staff console in a real browser, on the same database
+bash "$ROOT/scripts/browser.sh" "$TMP"

@@ -3,7 +3,8 @@
 # one line "N passed, N failed".  Exit status is non-zero on any failure.
 #
 # MACHI_TESTS=regress,isolation,e2e selects suites (default: all); e2e
-# includes the C unit tests of the gateway and the image module.
+# includes the C unit tests of the gateway and the image module and the
+# browser suite of the console; MACHI_TESTS=browser runs that one alone.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,11 +107,21 @@ if [[ $SUITES == *e2e* ]]; then
 		bad=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
 		passed=$((passed + ${ok:-0}))
 		failed=$((failed + ${bad:-0}))
-	done < <(grep -E '^(unit [a-z]+|e2e \([^)]*\)): [0-9]+ passed, [0-9]+ failed' "$TMP/e2e.out")
+	done < <(grep -E '^(unit [a-z]+|e2e \([^)]*\)|browser): [0-9]+ passed, [0-9]+ failed' "$TMP/e2e.out")
 	if ! grep -qE '^e2e \(real extension\): ' "$TMP/e2e.out"; then
 		failed=$((failed + 1))
 		echo "e2e: the suites did not run"
 	fi
+fi
+
+if [[ $SUITES == *browser* ]] && [[ $SUITES != *e2e* ]]; then
+	bash "$ROOT/scripts/browser.sh" "$TMP" >"$TMP/browser-suite.out" 2>&1
+	cat "$TMP/browser-suite.out"
+	line=$(grep -E '^browser: [0-9]+ passed, [0-9]+ failed' "$TMP/browser-suite.out" | tail -1)
+	ok=$(sed -nE 's/^browser: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+	bad=$(sed -nE 's/^browser: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${bad:-1}))
 fi
 
 echo "$passed passed, $failed failed"

@@ -1,0 +1,43 @@
+// common.js: pieces shared by the report views.
+import { h } from '../dom.js';
+import { t, label, dateTime, STATUSES } from '../i18n.js';
+
+export function statusBadge(status, fallback) {
+	return h('span', { class: `badge status-${status}`, 'data-status': status }, label('status', status, fallback));
+}
+
+// statuses in display order: those the server counted, known ones first
+export function statusOrder(counts) {
+	const keys = counts ? Object.keys(counts) : STATUSES;
+	return [...STATUSES.filter((s) => keys.includes(s)), ...keys.filter((s) => !STATUSES.includes(s))];
+}
+
+export function countsTable(counts) {
+	return h('table', { class: 'counts', id: 'status-counts' },
+		h('thead', {}, h('tr', {}, statusOrder(counts).map((s) => h('th', {}, statusBadge(s))))),
+		h('tbody', {}, h('tr', {}, statusOrder(counts).map((s) => h('td', { 'data-status': s }, String(counts[s] ?? 0))))));
+}
+
+export function reportsTable(reports, id) {
+	return h('table', { class: 'reports', id },
+		h('thead', {}, h('tr', {}, ['col.id', 'col.created', 'col.status', 'col.category', 'col.department', 'col.title', 'col.address', 'col.visibility']
+			.map((k) => h('th', { scope: 'col' }, t(k))))),
+		h('tbody', {}, reports.map(reportRow)));
+}
+
+export function reportRow(r) {
+	return h('tr', { 'data-id': String(r.id) },
+		h('td', {}, h('a', { href: `#/reports/${r.id}` }, `#${r.id}`)),
+		h('td', {}, dateTime(r.created_at)),
+		h('td', {}, statusBadge(r.status, r.status_label)),
+		h('td', {}, r.category?.name ?? ''),
+		h('td', {}, r.department?.name ?? ''),
+		h('td', { class: 'title' }, h('a', { href: `#/reports/${r.id}` }, r.title ?? '')),
+		h('td', {}, r.address ?? ''),
+		h('td', {}, t(r.visibility === 'public' ? 'vis.public' : 'vis.private')));
+}
+
+export function errorText(e) {
+	if (e.status === 403) return t('common.forbidden');
+	return t('common.error', { message: e.message });
+}
