@@ -547,7 +547,9 @@ Exit:
  */
 static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t **slot)
 {
-    static const char csp[] = "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+    /* images may also come from the GSI map tile server the console's map uses by default */
+    static const char csp[] = "default-src 'self'; script-src 'self'; img-src 'self' data: https://cyberjapandata.gsi.go.jp; "
+                              "object-src 'none'; frame-ancestors 'none'; base-uri 'none'";
     h2o_headers_t *h = &req->res.headers;
     ssize_t i;
 

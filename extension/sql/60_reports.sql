@@ -335,6 +335,9 @@ BEGIN ATOMIC
 		'created_at', r.created_at,
 		'updated_at', r.updated_at)
 		|| CASE WHEN v.staff THEN jsonb_build_object(
+				'transitions', (SELECT coalesce(jsonb_agg(t.to_status ORDER BY s2.sort_order), '[]')
+								FROM machi.report_transition t JOIN machi.report_status s2 ON s2.status = t.to_status
+								WHERE t.from_status = r.status),
 				'assignee_id', r.assignee_id,
 				'author_id', r.author_id,
 				'redacted', r.public_title IS NOT NULL OR r.public_description IS NOT NULL,
@@ -351,7 +354,7 @@ BEGIN ATOMIC
 	  AND s.status = r.status;
 END;
 COMMENT ON FUNCTION machi.report_json(machi.report) IS
-'A report as the caller may see it: staff of its department and its author see the original text, everybody else the published (redacted) version; staff also see assignment and author id.';
+'A report as the caller may see it: staff of its department and its author see the original text, everybody else the published (redacted) version; staff also see assignment, author id and the statuses it may go to next (transitions).';
 
 CREATE FUNCTION machi.find_report(id text) RETURNS machi.report
 	LANGUAGE plpgsql STABLE

@@ -61,7 +61,8 @@ def test_several_set_cookie_headers(gateway, mock_only):
 def test_csp_on_html_and_db_cache_control_kept(gateway, mock_only):
     r = gateway.get("/v1/page")
     assert r.headers["content-security-policy"] == (
-        "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+        "default-src 'self'; script-src 'self'; img-src 'self' data: https://cyberjapandata.gsi.go.jp; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'")
     r = gateway.get("/v1/cached")
     assert r.headers["cache-control"] == "public, max-age=60"
 
