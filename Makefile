@@ -60,6 +60,27 @@ bench: deps
 	$(MAKE) all
 	@bash bench/run.sh
 
+# Operations (ops/, docs/deploying.md).
+.PHONY: backup restore-drill test-failover docker-lint
+
+# Full pgBackRest backup of the `make run` cluster into ./var/backup.
+backup: deps
+	@bash ops/backup.sh
+
+# Restore the latest backup into a scratch cluster and check it; one pass/fail line.
+restore-drill: deps
+	$(MAKE) all
+	@bash ops/restore-drill.sh
+
+# Patroni + etcd failover and single-primary crash tests (a few minutes).
+test-failover: deps
+	$(MAKE) all
+	@bash tests/ops/failover.sh
+
+# Static checks of docker/ (no Docker daemon needed).
+docker-lint:
+	@bash docker/lint.sh
+
 print-regress:
 	@echo $(REGRESS)
 print-isolation:

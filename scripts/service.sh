@@ -63,7 +63,11 @@ start() {
 	chmod 0755 "$VAR"
 	if [ ! -d "$PGDIR/data" ]; then
 		echo "machi: creating the local cluster in $PGDIR"
-		cluster_init "$PGDIR" "$PORT"
+		# WAL archiving for `make backup` (ops/backup.sh): archive_mode needs a
+		# restart, so it is on from the start; the first backup points
+		# archive_command at pgBackRest (ALTER SYSTEM).  Until then no WAL is
+		# kept: there is no backup it could complete.
+		cluster_init "$PGDIR" "$PORT" "archive_mode = on" "archive_command = '/bin/true'"
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
 		cluster_start "$PGDIR"

@@ -2,14 +2,15 @@
 # test.sh: run every machi test suite against a throwaway cluster and print
 # one line "N passed, N failed".  Exit status is non-zero on any failure.
 #
-# MACHI_TESTS=regress,isolation,e2e selects suites (default: all); e2e
-# includes the C unit tests of the gateway and the image module.
+# MACHI_TESTS=regress,isolation,e2e,ops selects suites (default: all); e2e
+# includes the C unit tests of the gateway and the image module; ops is the
+# small backup and restore drill of tests/ops/backup_drill.sh.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/cluster.sh"
 
-SUITES=${MACHI_TESTS:-regress,isolation,e2e}
+SUITES=${MACHI_TESTS:-regress,isolation,e2e,ops}
 TMP=$(mktemp -d /tmp/machi-test.XXXXXX)
 PORT=54321
 passed=0
@@ -95,6 +96,23 @@ if [[ $SUITES == *e2e* ]]; then
 		echo "e2e: the suites did not run"
 	fi
 fi
+
+# ---- ops: backup and restore drill (its own cluster under $TMP) ----
+if [[ $SUITES == *ops* ]]; then
+	bash "$ROOT/tests/ops/backup_drill.sh" "$TMP" >"$TMP/ops.out" 2>&1
+	grep -v '^NOTICE:' "$TMP/ops.out"
+	line=$(grep -E '^ops backup: [0-9]+ passed, [0-9]+ failed' "$TMP/ops.out" | tail -1)
+	if [ -n "$line" ]; then
+		ok=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+		bad=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+		passed=$((passed + ok))
+		failed=$((failed + bad))
+	else
+		failed=$((failed + 1))
+		echo "ops backup: the suite did not run"
+	fi
+fi
+# ---- end ops ----
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
