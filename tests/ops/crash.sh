@@ -92,9 +92,10 @@ done
 
 seal_audit
 audit=$(verify_audit "$D" "$P" machi)
+rc=$?
 if [ "$audit" = absent ]; then
 	ok "audit chain not checked: the extension has no machi.verify_audit"
-elif [ $? -eq 0 ]; then
+elif [ $rc -eq 0 ]; then
 	ok "audit chain after the crash: $audit"
 else
 	bad "audit chain after the crash: $audit"
