@@ -75,6 +75,7 @@ restore-drill: deps
 # Patroni + etcd failover and single-primary crash tests (a few minutes).
 test-failover: deps
 	$(MAKE) all
+	@bash tests/ops/crash.sh
 	@bash tests/ops/failover.sh
 
 # Static checks of docker/ (no Docker daemon needed).

@@ -4,7 +4,7 @@
 #
 # MACHI_TESTS=regress,isolation,e2e,ops selects suites (default: all); e2e
 # includes the C unit tests of the gateway and the image module; ops is the
-# small backup and restore drill of tests/ops/backup_drill.sh.
+# small backup and restore drill and the crash test of tests/ops/.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,20 +97,24 @@ if [[ $SUITES == *e2e* ]]; then
 	fi
 fi
 
-# ---- ops: backup and restore drill (its own cluster under $TMP) ----
+# ---- ops: backup and restore drill, crash of a primary (own clusters under
+# $TMP, unix sockets only; the Patroni failover test uses TCP ports and runs
+# in `make test-failover`) ----
 if [[ $SUITES == *ops* ]]; then
-	bash "$ROOT/tests/ops/backup_drill.sh" "$TMP" >"$TMP/ops.out" 2>&1
-	grep -v '^NOTICE:' "$TMP/ops.out"
-	line=$(grep -E '^ops backup: [0-9]+ passed, [0-9]+ failed' "$TMP/ops.out" | tail -1)
-	if [ -n "$line" ]; then
-		ok=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
-		bad=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
-		passed=$((passed + ok))
-		failed=$((failed + bad))
-	else
-		failed=$((failed + 1))
-		echo "ops backup: the suite did not run"
-	fi
+	for t in backup_drill:backup crash:crash; do
+		bash "$ROOT/tests/ops/${t%%:*}.sh" "$TMP" >"$TMP/ops-${t#*:}.out" 2>&1
+		grep -v '^NOTICE:' "$TMP/ops-${t#*:}.out"
+		line=$(grep -E "^ops ${t#*:}: [0-9]+ passed, [0-9]+ failed" "$TMP/ops-${t#*:}.out" | tail -1)
+		if [ -n "$line" ]; then
+			ok=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+			bad=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+			passed=$((passed + ok))
+			failed=$((failed + bad))
+		else
+			failed=$((failed + 1))
+			echo "ops ${t#*:}: the suite did not run"
+		fi
+	done
 fi
 # ---- end ops ----
 
