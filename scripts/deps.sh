@@ -10,7 +10,7 @@ PACKAGES=(
 	libsodium-dev libzxcvbn-dev libh2o-evloop-dev libcurl4-openssl-dev libssl-dev libpq-dev
 	python3 python3-pytest python3-requests python3-psycopg python3-aiosmtpd
 	wrk faketime clang libclang-rt-14-dev
-	pgbackrest patroni etcd-server etcd-client python3-psycopg2 yamllint
+	pgbackrest patroni etcd-server etcd-client python3-psycopg2 yamllint shellcheck
 )
 
 missing=()

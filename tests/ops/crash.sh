@@ -61,7 +61,6 @@ sleep 1.5
 # the crash: postmaster and all its children at once
 pm=$(head -1 "$D/data/postmaster.pid")
 kill -KILL "$pm" $(pgrep -P "$pm") 2>/dev/null
-kill_at=$(date +%s.%N)
 sleep 1
 touch "$WORK/stop"
 wait "${pids[@]}" 2>/dev/null

@@ -44,10 +44,10 @@ declare -A PID
 
 # stop NAME [SIG]: signal a process this script started and wait (bounded).
 stop() {
-	local p=${PID[$1]:-} i
+	local p=${PID[$1]:-}
 	[ -n "$p" ] || return 0
 	kill "-${2:-TERM}" "$p" 2>/dev/null
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -80,9 +80,9 @@ finish() {
 
 # wait_for SECONDS CMD...: run CMD every 0.2 s until it succeeds.
 wait_for() {
-	local limit=$1 i
+	local limit=$1
 	shift
-	for i in $(seq 1 $((limit * 5))); do
+	for _ in $(seq 1 $((limit * 5))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -289,7 +289,7 @@ stop probe
 
 eval "$(/usr/bin/python3 "$ROOT/tests/ops/writer.py" gap "$WORK/writes.log" "$kill_at")"
 if [ -n "${gap:-}" ] && awk -v g="$gap" -v m="$MAX_GAP" 'BEGIN {exit !(g <= m)}'; then
-	ok "writes resume on the new leader: write-unavailability gap $gap s ($since_kill s after the kill; limit $MAX_GAP s)"
+	ok "writes resume on the new leader: write-unavailability gap $gap s (${since_kill:-?} s after the kill; limit $MAX_GAP s)"
 else
 	bad "writes do not resume within $MAX_GAP s (gap ${gap:-none})" "$(grep '^err' "$WORK/writes.log" | tail -3)"
 fi
