@@ -69,7 +69,6 @@ backup: deps
 
 # Restore the latest backup into a scratch cluster and check it; one pass/fail line.
 restore-drill: deps
-	$(MAKE) all
 	@bash ops/restore-drill.sh
 
 # Patroni + etcd failover and single-primary crash tests (a few minutes).

@@ -13,8 +13,9 @@
 #
 # Prints one line "restore drill: PASS ..." or "restore drill: FAIL ...";
 # exit status 0 only on PASS.  The scratch cluster is removed afterwards
-# (kept with MACHI_KEEP_DRILL=1).  Needs the extension built in the source
-# tree (make all).
+# (kept with MACHI_KEEP_DRILL=1).  The scratch cluster runs the PostgreSQL
+# binaries the source cluster runs: the installed ones, as scripts/service.sh
+# does, or those of MACHI_PGBIN (a private tree, see cluster_private_tree).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -57,7 +58,7 @@ cleanup
 trap cleanup EXIT
 mkdir -p "$SCRATCH"
 chmod 0755 "$SCRATCH"
-cluster_private_tree "$SCRATCH" "$OPS_ROOT"
+PGBIN=${MACHI_PGBIN:-$PGBIN}
 mkdir -p "$SCRATCH/pg"
 chown postgres: "$SCRATCH/pg"
 chmod 0750 "$SCRATCH/pg"

@@ -33,6 +33,7 @@ trap cleanup EXIT
 mkdir -p "$V"
 chmod 0755 "$WORK" "$V"
 cluster_private_tree "$V" "$ROOT"
+export MACHI_PGBIN="$PGBIN" # the drill runs this build too
 cluster_init "$PGDIR" "$PORT" || exit 1
 cluster_start "$PGDIR" || exit 1
 psql_at "$PGDIR" "$PORT" postgres -c "CREATE DATABASE machi" &&
@@ -91,6 +92,17 @@ if [ -n "$victim" ]; then
 else
 	bad "no backup file to corrupt"
 fi
+
+# retention: pgBackRest expires the oldest full backups and the drill's
+# counts go with them (10 kept normally; 2 here, by the environment)
+out=$(PGBACKREST_REPO1_RETENTION_FULL=2 bash "$ROOT/ops/backup.sh" 2>&1)
+n=$(pgbr info --output=json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)[0]["backup"]))')
+if [ "$n" = 2 ] && [ ! -e "$COUNTS/$first.tsv" ] && [ "$(ls "$COUNTS" | wc -l)" = 2 ]; then
+	ok "retention expires the oldest backup and its counts"
+else
+	bad "retention: $n backups, counts $(ls "$COUNTS" | tr '\n' ' ')" "$out"
+fi
+if grep -q '^repo1-retention-full=10$' "$PGBR_CONF"; then ok "10 full backups kept by configuration"; else bad "retention setting"; fi
 
 echo "ops backup: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
