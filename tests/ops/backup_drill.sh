@@ -29,6 +29,7 @@ cleanup() {
 	[ -z "$own" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 
 mkdir -p "$V"
 chmod 0755 "$WORK" "$V"

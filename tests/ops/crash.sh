@@ -27,6 +27,7 @@ cleanup() {
 	[ -n "${MACHI_KEEP_TMP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 
 chmod 0755 "$WORK"
 cluster_private_tree "$WORK" "$ROOT"

@@ -71,6 +71,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 
 finish() {
 	echo "ops failover: $passed passed, $failed failed"
