@@ -7,7 +7,8 @@
 #          finds it among pg1, pg2), creating the stanza on first use; then
 #          the row count of every table of schema machi and a named restore
 #          point, kept next to the backup for the drill
-#   daily  `now` every day at BACKUP_AT (UTC, default 02:30), forever
+#   daily  `now` at start when the repository has no backup yet, then every
+#          day at BACKUP_AT (UTC, default 02:30), forever
 #   drill  restore the latest backup into a scratch cluster, replay WAL to
 #          its restore point, compare the row counts and run
 #          machi.verify_audit() when the extension has it; one PASS/FAIL line
@@ -77,6 +78,16 @@ drill() {
 
 daily() {
 	at=${BACKUP_AT:-02:30}
+	# a new installation gets its first backup (and the stanza that WAL
+	# archiving needs) as soon as the primary answers
+	i=0
+	until psql -X -At -d "$PRIMARY" -c 'SELECT 1' >/dev/null 2>&1 || [ $i -ge 120 ]; do
+		i=$((i + 1))
+		sleep 5
+	done
+	if ! pgbr info --output=json 2>/dev/null | grep -q '"label"'; then
+		now || echo "backup: first backup FAILED" >&2
+	fi
 	while :; do
 		target=$(date -u -d "today $at" +%s)
 		[ "$target" -gt "$(date -u +%s)" ] || target=$(date -u -d "tomorrow $at" +%s)

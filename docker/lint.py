@@ -100,6 +100,16 @@ def main():
                     bad_copy.append(src)
                 if not os.path.exists(os.path.join(ROOT, src)):
                     missing.append(src)
+    ign_path = os.path.join(HERE, "Dockerfile.dockerignore")
+    ign = [l.strip() for l in open(ign_path, encoding="utf-8")] if os.path.exists(ign_path) else []
+    ign = [l for l in ign if l and not l.startswith("#")]
+    allowed = [l[1:].rstrip("/") for l in ign if l.startswith("!")]
+    check(ign[:1] == ["*"], "Dockerfile.dockerignore starts from an empty build context ('*')")
+    sources = sorted({w for st in order for i, a in stages[st] if i == "COPY" and "--from=" not in a
+                      for w in [x for x in a.split() if not x.startswith("--")][:-1]})
+    unlisted = [src for src in sources if not any(src.rstrip("/") == p or src.startswith(p + "/") for p in allowed)]
+    check(not unlisted, "every COPY source is let through Dockerfile.dockerignore", ", ".join(unlisted))
+    check(not any("secret" in p for p in allowed), "no secret is let into the build context")
     check(not bad_copy, "no ADD, no secret or key file copied into an image", ", ".join(bad_copy))
     check(not missing, "every COPY source exists in the build context (repository root)", ", ".join(missing))
     pkgs, style = [], []
