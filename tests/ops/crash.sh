@@ -62,6 +62,12 @@ sleep 1.5
 # the crash: postmaster and all its children at once
 pm=$(head -1 "$D/data/postmaster.pid")
 kill -KILL "$pm" $(pgrep -P "$pm") 2>/dev/null
+# until init has reaped it: a zombie still holds its pid, and PostgreSQL
+# refuses to start while the pid in postmaster.pid exists
+for _ in $(seq 1 150); do
+	kill -0 "$pm" 2>/dev/null || break
+	sleep 0.2
+done
 sleep 1
 touch "$WORK/stop"
 wait "${pids[@]}" 2>/dev/null
