@@ -71,7 +71,7 @@ backup: deps
 restore-drill: deps
 	@bash ops/restore-drill.sh
 
-# Patroni + etcd failover and single-primary crash tests (a few minutes).
+# Single-primary crash and Patroni + etcd failover tests (also in make test).
 test-failover: deps
 	$(MAKE) all
 	@bash tests/ops/crash.sh

@@ -4,7 +4,8 @@
 #
 # MACHI_TESTS=regress,isolation,e2e,ops selects suites (default: all); e2e
 # includes the C unit tests of the gateway and the image module; ops is the
-# small backup and restore drill and the crash test of tests/ops/.
+# small backup and restore drill, the crash test and the failover test of
+# tests/ops/.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,11 +98,11 @@ if [[ $SUITES == *e2e* ]]; then
 	fi
 fi
 
-# ---- ops: backup and restore drill, crash of a primary (own clusters under
-# $TMP, unix sockets only; the Patroni failover test uses TCP ports and runs
-# in `make test-failover`) ----
+# ---- ops: backup and restore drill, crash of a primary, Patroni failover
+# (own clusters and temporary directories; the failover test picks free
+# loopback TCP ports) ----
 if [[ $SUITES == *ops* ]]; then
-	for t in backup_drill:backup crash:crash; do
+	for t in backup_drill:backup crash:crash failover:failover; do
 		bash "$ROOT/tests/ops/${t%%:*}.sh" "$TMP" >"$TMP/ops-${t#*:}.out" 2>&1
 		grep -v '^NOTICE:' "$TMP/ops-${t#*:}.out"
 		line=$(grep -E "^ops ${t#*:}: [0-9]+ passed, [0-9]+ failed" "$TMP/ops-${t#*:}.out" | tail -1)

@@ -28,7 +28,26 @@ TTL=${MACHI_TTL:-6}
 LOOP_WAIT=${MACHI_LOOP_WAIT:-1}
 RETRY_TIMEOUT=${MACHI_RETRY_TIMEOUT:-2}
 MAX_GAP=${MACHI_FAILOVER_MAX_GAP:-10}
-BASE=${MACHI_FAILOVER_PORT_BASE:-55430}
+# TCP ports on loopback: BASE+1, +2 (etcd), +11, +12 (PostgreSQL), +21, +22
+# (Patroni REST), +30 (gateway); the first base among a few whose ports are
+# all free, unless MACHI_FAILOVER_PORT_BASE says.
+ports_free() {
+	local b=$1 p
+	for p in 1 2 11 12 21 22 30; do
+		ss -Htln "sport = :$((b + p))" | grep -q . && return 1
+	done
+	return 0
+}
+BASE=${MACHI_FAILOVER_PORT_BASE:-}
+if [ -z "$BASE" ]; then
+	for b in 55430 55530 55630 55730 55830 55930 56030 56130; do
+		if ports_free "$b"; then
+			BASE=$b
+			break
+		fi
+	done
+	[ -n "$BASE" ] || { echo "ops failover: 0 passed, 1 failed (no free loopback ports)"; exit 1; }
+fi
 ETCD_CLIENT=$((BASE + 1)) ETCD_PEER=$((BASE + 2))
 PG1=$((BASE + 11)) PG2=$((BASE + 12))
 REST1=$((BASE + 21)) REST2=$((BASE + 22))
