@@ -17,7 +17,7 @@
 #   - the old leader, restarted, rejoins as a streaming standby (pg_rewind
 #     where its timeline diverged) and receives new writes.
 # Prints measured times and "ops failover: N passed, N failed".  Run as root
-# after `make all`; about two minutes.  Timings (Patroni ttl, loop_wait,
+# after `make all`; under a minute.  Timings (Patroni ttl, loop_wait,
 # retry_timeout) from MACHI_TTL, MACHI_LOOP_WAIT, MACHI_RETRY_TIMEOUT.
 set -uo pipefail
 
