@@ -9,6 +9,9 @@
 # machi_master_key (read by the extension itself).  The Patroni
 # configuration with the passwords goes to a private file under /tmp
 # (a tmpfs in docker/compose.yaml).
+#
+# For docker/lint.sh: SECRETS_DIR replaces /run/secrets, PATRONI_CONF the
+# configuration path, and DRY_RUN=1 writes the configuration and stops.
 set -eu
 
 : "${NODE_NAME:?NODE_NAME is required}"
@@ -16,14 +19,16 @@ set -eu
 SCOPE=${PATRONI_SCOPE:-machi}
 DATA=/var/lib/postgresql/$NODE_NAME
 SOCK=/run/postgresql/$NODE_NAME
-CONF=/tmp/patroni/patroni.yml
+CONF=${PATRONI_CONF:-/tmp/patroni/patroni.yml}
+CONFDIR=$(dirname "$CONF")
+SECRETS=${SECRETS_DIR:-/run/secrets}
 
 secret() {
-	if [ ! -s "/run/secrets/$1" ]; then
-		echo "db-entrypoint: secret $1 is missing (/run/secrets/$1)" >&2
+	if [ ! -s "$SECRETS/$1" ]; then
+		echo "db-entrypoint: secret $1 is missing ($SECRETS/$1)" >&2
 		exit 1
 	fi
-	head -n 1 "/run/secrets/$1"
+	head -n 1 "$SECRETS/$1"
 }
 
 SU_PW=$(secret pg_superuser_password)
@@ -31,7 +36,8 @@ REPL_PW=$(secret pg_replication_password)
 secret machi_master_key >/dev/null
 
 umask 077
-mkdir -p /tmp/patroni "$SOCK"
+mkdir -p "$CONFDIR"
+[ "${DRY_RUN:-}" = 1 ] || mkdir -p "$SOCK"
 cat >"$CONF" <<YAML
 scope: $SCOPE
 namespace: /service/
@@ -69,12 +75,18 @@ bootstrap:
     - locale: C.UTF-8
     - data-checksums
   post_bootstrap: /usr/local/bin/db-post-bootstrap.sh
+  pg_hba:
+    - local all postgres peer
+    - host replication replicator 0.0.0.0/0 scram-sha-256
+    - host replication replicator ::/0 scram-sha-256
+    - host all all 0.0.0.0/0 scram-sha-256
+    - host all all ::/0 scram-sha-256
 postgresql:
   listen: 0.0.0.0:5432
   connect_address: $NODE_NAME:5432
   data_dir: $DATA
   bin_dir: /usr/lib/postgresql/15/bin
-  pgpass: /tmp/patroni/pgpass
+  pgpass: $CONFDIR/pgpass
   authentication:
     superuser:
       username: postgres
@@ -82,6 +94,9 @@ postgresql:
     replication:
       username: replicator
       password: "$REPL_PW"
+    rewind:
+      username: postgres
+      password: "$SU_PW"
   parameters:
     unix_socket_directories: $SOCK
   basebackup:
@@ -95,6 +110,8 @@ postgresql:
 watchdog:
   mode: "off"
 YAML
+
+[ "${DRY_RUN:-}" != 1 ] || exit 0
 
 # pgBackRest in this container: this node's data and socket
 export PGBACKREST_PG1_PATH="$DATA" PGBACKREST_PG1_SOCKET_PATH="$SOCK"

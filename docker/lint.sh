@@ -42,6 +42,30 @@ for f in db-entrypoint db-post-bootstrap gateway-entrypoint backup make-secrets;
 	run "sh -n $f.sh" sh -n "$HERE/$f.sh"
 done
 
+# validate_patroni FILE: patroni --validate-config, ignoring only that the
+# etcd hosts cannot be reached from here
+validate_patroni() {
+	local out
+	out=$(patroni --validate-config "$1" 2>&1)
+	out=$(grep -v "^etcd3.hosts .* didn't pass validation: .* is not reachable" <<<"$out")
+	[ -z "$out" ] || { echo "$out"; return 1; }
+}
+
+# the Patroni configuration db-entrypoint.sh writes, validated by Patroni
+if command -v patroni >/dev/null; then
+	tmp=$(mktemp -d)
+	mkdir "$tmp/secrets"
+	for s in pg_superuser_password pg_replication_password machi_master_key; do
+		openssl rand -hex 16 >"$tmp/secrets/$s"
+	done
+	run "db-entrypoint.sh writes a Patroni configuration" env DRY_RUN=1 SECRETS_DIR="$tmp/secrets" \
+		PATRONI_CONF="$tmp/patroni.yml" NODE_NAME=db1 ETCD_HOSTS=127.0.0.1:2379 sh "$HERE/db-entrypoint.sh"
+	run "patroni --validate-config accepts it (etcd being unreachable here)" validate_patroni "$tmp/patroni.yml"
+	rm -rf "$tmp"
+else
+	echo "# patroni not installed: its configuration is not validated"
+fi
+
 # the real thing where it exists (needs the secret files to be present)
 if docker compose version >/dev/null 2>&1; then
 	tmp=$(mktemp -d)
