@@ -66,6 +66,18 @@ else
 	echo "# patroni not installed: its configuration is not validated"
 fi
 
+# pgbackrest.conf: pgBackRest must know every option in it
+if command -v pgbackrest >/dev/null; then
+	pgbr_conf() {
+		local d out
+		d=$(mktemp -d)
+		out=$(pgbackrest --config="$HERE/pgbackrest.conf" --stanza=machi --repo1-path="$d" --log-path="$d" info 2>&1)
+		rm -rf "$d"
+		! grep -E 'WARN|ERROR' <<<"$out"
+	}
+	run "pgbackrest.conf has only valid options" pgbr_conf
+fi
+
 # the real thing where it exists (needs the secret files to be present)
 if docker compose version >/dev/null 2>&1; then
 	tmp=$(mktemp -d)
