@@ -84,6 +84,27 @@ bench: deps
 	$(MAKE) install
 	@bash bench/run.sh
 
+# Operations (ops/, docs/deploying.md).
+.PHONY: backup restore-drill test-failover docker-lint
+
+# Full pgBackRest backup of the `make run` cluster into ./var/backup.
+backup: deps
+	@bash ops/backup.sh
+
+# Restore the latest backup into a scratch cluster and check it; one pass/fail line.
+restore-drill: deps
+	@bash ops/restore-drill.sh
+
+# Single-primary crash and Patroni + etcd failover tests (also in make test).
+test-failover: deps
+	$(MAKE) all
+	@bash tests/ops/crash.sh
+	@bash tests/ops/failover.sh
+
+# Static checks of docker/ (no Docker daemon needed).
+docker-lint:
+	@bash docker/lint.sh
+
 print-regress:
 	@echo $(REGRESS_CORE)
 print-regress-audit:

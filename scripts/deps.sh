@@ -12,6 +12,7 @@ PACKAGES=(
 	python3 python3-pytest python3-requests python3-psycopg python3-aiosmtpd
 	wrk faketime clang libclang-rt-14-dev
 	chromium fonts-ipafont-gothic
+	pgbackrest patroni etcd-server etcd-client python3-psycopg2 yamllint shellcheck
 )
 # Node.js for the console (any node >= 20 already installed is used)
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

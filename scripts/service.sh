@@ -65,10 +65,15 @@ start() {
 	master_key_create "$VAR/keys/master.key"
 	if [ ! -d "$PGDIR/data" ]; then
 		echo "machi: creating the local cluster in $PGDIR"
+		# WAL archiving for `make backup` (ops/backup.sh): archive_mode needs a
+		# restart, so it is on from the start; the first backup points
+		# archive_command at pgBackRest (ALTER SYSTEM).  Until then no WAL is
+		# kept: there is no backup it could complete.
 		cluster_init "$PGDIR" "$PORT" "cron.database_name = '$DB'" \
 			"machi.master_key_file = '$VAR/keys/master.key'" \
 			"machi.public_base_url = 'https://127.0.0.1:$HTTPS_PORT'" \
-			"machi.operator_email = 'operators@localhost'"
+			"machi.operator_email = 'operators@localhost'" \
+			"archive_mode = on" "archive_command = '/bin/true'"
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
 		cluster_start "$PGDIR"

@@ -2,15 +2,17 @@
 # test.sh: run every machi test suite against a throwaway cluster and print
 # one line "N passed, N failed".  Exit status is non-zero on any failure.
 #
-# MACHI_TESTS=regress,isolation,e2e selects suites (default: all); e2e
+# MACHI_TESTS=regress,isolation,e2e,ops selects suites (default: all); e2e
 # includes the C unit tests of the gateway and the image module and the
-# browser suite of the console; MACHI_TESTS=browser runs that one alone.
+# browser suite of the console (MACHI_TESTS=browser runs that one alone);
+# ops is the small backup and restore drill, the crash test and the
+# failover test of tests/ops/.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/cluster.sh"
 
-SUITES=${MACHI_TESTS:-regress,isolation,e2e}
+SUITES=${MACHI_TESTS:-regress,isolation,e2e,ops}
 TMP=$(mktemp -d /tmp/machi-test.XXXXXX)
 PORT=54321
 passed=0
@@ -123,6 +125,26 @@ if [[ $SUITES == *browser* ]] && [[ $SUITES != *e2e* ]]; then
 	passed=$((passed + ${ok:-0}))
 	failed=$((failed + ${bad:-1}))
 fi
+# ---- ops: backup and restore drill, crash of a primary, Patroni failover
+# (own clusters and temporary directories; the failover test picks free
+# loopback TCP ports) ----
+if [[ $SUITES == *ops* ]]; then
+	for t in backup_drill:backup crash:crash failover:failover; do
+		bash "$ROOT/tests/ops/${t%%:*}.sh" "$TMP" >"$TMP/ops-${t#*:}.out" 2>&1
+		grep -v '^NOTICE:' "$TMP/ops-${t#*:}.out"
+		line=$(grep -E "^ops ${t#*:}: [0-9]+ passed, [0-9]+ failed" "$TMP/ops-${t#*:}.out" | tail -1)
+		if [ -n "$line" ]; then
+			ok=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+			bad=$(sed -nE 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+			passed=$((passed + ok))
+			failed=$((failed + bad))
+		else
+			failed=$((failed + 1))
+			echo "ops ${t#*:}: the suite did not run"
+		fi
+	done
+fi
+# ---- end ops ----
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
