@@ -96,12 +96,26 @@ PG_FUNCTION_INFO_V1(machi_admin_dispatch);
 Datum
 machi_admin_dispatch(PG_FUNCTION_ARGS)
 {
+	char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
+
+	return MachiRunImpl(fcinfo, psprintf("admin:%s", name), true);
+}
+
+/*
+ * MachiRunImpl: the common body of the admin and trusted dispatchers: run
+ * machi.<name>__impl with the caller's arguments in the system context
+ * (reason kept for the audit trail), recording an admin call when asked,
+ * and put the caller's context back on normal return; on error the
+ * transaction callbacks wipe it.
+ */
+Datum
+MachiRunImpl(FunctionCallInfo fcinfo, const char *reason, bool audit_admin_call)
+{
 	Oid			impl = FindImpl(fcinfo);
 	FmgrInfo	finfo;
 	LOCAL_FCINFO(icinfo, FUNC_MAX_ARGS);
 	MachiContext saved;
 	Datum		result;
-	char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
 
 	fmgr_info(impl, &finfo);
 	InitFunctionCallInfoData(*icinfo, &finfo, fcinfo->nargs, fcinfo->fncollation,
@@ -110,8 +124,9 @@ machi_admin_dispatch(PG_FUNCTION_ARGS)
 		icinfo->args[i] = fcinfo->args[i];
 
 	MachiContextSave(&saved);
-	MachiContextSetSystem(psprintf("admin:%s", name));
-	MachiAuditAdminCall(fcinfo);
+	MachiContextSetSystem(reason);
+	if (audit_admin_call)
+		MachiAuditAdminCall(fcinfo);
 	result = FunctionCallInvoke(icinfo);
 	MachiContextRestore(&saved);
 

@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #define MACHI_MAX_PERMS		64
 #define MACHI_MAX_DEPTS		64
 #define MACHI_ROLE_LEN		32
@@ -70,5 +72,8 @@ extern void MachiContextSetAccount(int64 account_id, const char *client_addr,
 extern void MachiContextSetSystem(const char *reason);
 extern void MachiContextSetApiClient(int32 tenant_id, int64 key_id);
 extern bool MachiContextHasPermission(const char *resource, bool update);
+
+/* admin.c: run machi.<name>__impl of the calling dispatcher in the system context */
+extern Datum MachiRunImpl(FunctionCallInfo fcinfo, const char *reason, bool audit_admin_call);
 
 #endif							/* MACHI_CONTEXT_H */

@@ -102,34 +102,6 @@ machi_public_base_url_check(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/*
- * FindImpl: the oid of machi.<name>__impl with the argument types of the
- * calling function, cached in fn_extra.
- */
-static Oid
-FindImpl(FunctionCallInfo fcinfo)
-{
-	Oid			self = fcinfo->flinfo->fn_oid;
-	HeapTuple	tp;
-	Form_pg_proc proc;
-	Oid			impl;
-	List	   *qname;
-
-	if (fcinfo->flinfo->fn_extra)
-		return *(Oid *) fcinfo->flinfo->fn_extra;
-	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for function %u", self);
-	proc = (Form_pg_proc) GETSTRUCT(tp);
-	qname = list_make2(makeString("machi"),
-					   makeString(psprintf("%s__impl", NameStr(proc->proname))));
-	impl = LookupFuncName(qname, proc->pronargs, proc->proargtypes.values, false);
-	ReleaseSysCache(tp);
-	fcinfo->flinfo->fn_extra = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid));
-	*(Oid *) fcinfo->flinfo->fn_extra = impl;
-	return impl;
-}
-
 PG_FUNCTION_INFO_V1(machi_trusted_dispatch);
 PG_FUNCTION_INFO_V1(machi_pii_open);
 PG_FUNCTION_INFO_V1(machi_identity_event);
@@ -143,26 +115,10 @@ PG_FUNCTION_INFO_V1(machi_identity_event);
 Datum
 machi_trusted_dispatch(PG_FUNCTION_ARGS)
 {
-	Oid			impl = FindImpl(fcinfo);
-	FmgrInfo	finfo;
-	LOCAL_FCINFO(icinfo, FUNC_MAX_ARGS);
-	MachiContext saved;
-	Datum		result;
-	char	   *reason;
+	const MachiContext *ctx = MachiContextGet();
 
-	MachiContextSave(&saved);
-	reason = psprintf("%s:%s", saved.request_id[0] ? saved.request_id : "trusted",
-					  get_func_name(fcinfo->flinfo->fn_oid));
-	fmgr_info(impl, &finfo);
-	InitFunctionCallInfoData(*icinfo, &finfo, fcinfo->nargs, fcinfo->fncollation,
-							 NULL, fcinfo->resultinfo);
-	for (int i = 0; i < fcinfo->nargs; i++)
-		icinfo->args[i] = fcinfo->args[i];
-	MachiContextSetSystem(reason);
-	result = FunctionCallInvoke(icinfo);
-	MachiContextRestore(&saved);
-	fcinfo->isnull = icinfo->isnull;
-	return result;
+	return MachiRunImpl(fcinfo, psprintf("%s:%s", ctx->request_id[0] ? ctx->request_id : "trusted",
+										 get_func_name(fcinfo->flinfo->fn_oid)), false);
 }
 
 /*
