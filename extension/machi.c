@@ -127,6 +127,13 @@ char	   *machi_public_base_url = NULL;
 char	   *machi_operator_email = NULL;
 
 /*
+ * machi.citizen_inactive_days: citizens' accounts with no session and no
+ * report for this many days are deleted by the daily job (personal data
+ * erased, reports kept anonymised); 0 keeps them forever.
+ */
+int			machi_citizen_inactive_days = 0;
+
+/*
  * machi.report_rate_per_hour: how many reports one citizen account may post
  * in any hour; more answer 429 with Retry-After.  Protects staff queues
  * from floods by a single account.
@@ -301,6 +308,13 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.citizen_inactive_days",
+							"Days without a session or a report after which a citizen's account is deleted (0: never).",
+							NULL,
+							&machi_citizen_inactive_days,
+							0, 0, 36500,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("machi.report_rate_per_hour",
 							"Reports one citizen account may post per hour.",
 							NULL,

@@ -77,3 +77,20 @@ SELECT (SELECT count(*) FROM machi.report WHERE tenant_id <> 12217) = :other_rep
 	   (SELECT count(*) FROM machi.data_key WHERE tenant_id <> 12217) = :other_keys AS keys_kept,
 	   (SELECT state FROM machi.account WHERE account_id = :cit) AS citizen,
 	   (SELECT count(*) FROM machi.report WHERE author_id = :cit) AS citizen_reports;
+-- inactive citizens: off by default, at least 90 days, dry run counts
+SET ROLE machi_test_dba;
+SELECT machi.delete_inactive_citizens();
+SELECT machi.delete_inactive_citizens('30 days');
+RESET ROLE;
+UPDATE machi.account SET created_at = now() - interval '3 years' WHERE account_id = :cit;
+SET ROLE machi_test_dba;
+SELECT machi.delete_inactive_citizens('365 days', dry_run => true) ->> 'accounts' AS would_delete_with_recent_report;
+RESET ROLE;
+UPDATE machi.report SET created_at = now() - interval '2 years' WHERE author_id = :cit;
+SET ROLE machi_test_dba;
+SELECT (machi.delete_inactive_citizens('365 days', dry_run => true) ->> 'accounts')::int >= 1 AS would_delete;
+SELECT (machi.delete_inactive_citizens('365 days') ->> 'accounts')::int >= 1 AS deleted;
+RESET ROLE;
+SELECT state, (SELECT count(*) FROM machi.account_pii WHERE account_id = :cit) AS pii_rows,
+	   (SELECT count(*) FROM machi.report WHERE author_id = :cit) AS reports_kept
+FROM machi.account WHERE account_id = :cit;

@@ -83,7 +83,7 @@ BEGIN
 		ORDER BY a.account_id LIMIT max_rows;
 	ELSIF what = 'reports' THEN
 		IF after = 0 THEN
-			RETURN QUERY SELECT 0::bigint, 'report_id,created_at,updated_at,status,visibility,category,department,title,description,public_title,public_description,address,lat,lon,reporter,photos,thanks';
+			RETURN QUERY SELECT 0::bigint, 'report_id,created_at,updated_at,status,visibility,category,department,title,description,public_title,public_description,address,lat,lon,reporter,photo_urls,thanks';
 		END IF;
 		RETURN QUERY
 		SELECT r.report_id, machi.csv_line(ARRAY[r.report_id::text,
@@ -94,7 +94,9 @@ BEGIN
 			-- citizens are users of the shared service, not of the tenant: a pseudonym only
 			CASE WHEN r.author_id IS NOT NULL THEN 'citizen-' || left(encode(public.digest(tid || ':' || r.author_id, 'sha256'), 'hex'), 12)
 				 WHEN r.api_key_id IS NOT NULL THEN 'open311' END,
-			(SELECT count(*) FROM machi.report_photo ph WHERE ph.tenant_id = r.tenant_id AND ph.report_id = r.report_id)::text,
+			-- photos: their addresses (GET with a tenant admin's session), space-separated
+			(SELECT string_agg('/v1/reports/' || r.report_id || '/photos/' || ph.photo_no, ' ' ORDER BY ph.photo_no)
+			 FROM machi.report_photo ph WHERE ph.tenant_id = r.tenant_id AND ph.report_id = r.report_id),
 			(SELECT count(*) FROM machi.report_thanks th WHERE th.tenant_id = r.tenant_id AND th.report_id = r.report_id)::text])
 		FROM machi.report r
 		JOIN machi.category c ON c.tenant_id = r.tenant_id AND c.category_id = r.category_id
@@ -279,3 +281,48 @@ CREATE FUNCTION machi.erase_due_tenants() RETURNS SETOF jsonb
 COMMENT ON FUNCTION machi.erase_due_tenants__impl() IS 'Implementation of machi.erase_due_tenants (owner only).';
 COMMENT ON FUNCTION machi.erase_due_tenants() IS
 'machi_admin: erase every tenant whose contract ended 30 days ago or more (machi.erase_tenant). Scheduled daily.';
+
+-- ---- retention of citizens' accounts ----
+
+CREATE FUNCTION machi.delete_inactive_citizens__impl(inactive_for interval, dry_run boolean) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ids bigint[];
+BEGIN
+	IF inactive_for IS NULL THEN
+		RETURN jsonb_build_object('policy', 'off');
+	END IF;
+	IF inactive_for < interval '90 days' THEN
+		RAISE EXCEPTION USING ERRCODE = 'MC400', MESSAGE = 'an inactivity period shorter than 90 days is refused';
+	END IF;
+	-- inactive: no session seen, no report posted since the cut-off
+	SELECT coalesce(array_agg(a.account_id ORDER BY a.account_id), '{}') INTO ids
+	FROM machi.account a
+	WHERE a.kind = 'citizen' AND a.state = 'active' AND a.created_at < now() - inactive_for
+	  AND NOT EXISTS (SELECT 1 FROM machi.session s WHERE s.account_id = a.account_id
+					  AND s.last_seen_at >= now() - inactive_for)
+	  AND NOT EXISTS (SELECT 1 FROM machi.report r WHERE r.author_id = a.account_id
+					  AND r.created_at >= now() - inactive_for);
+	IF NOT dry_run THEN
+		-- as DELETE /v1/me does: personal data erased, the row kept so that
+		-- the reports stay, anonymised
+		DELETE FROM machi.account_pii p WHERE p.account_id = ANY (ids);
+		UPDATE machi.account a SET state = 'deleted', password_hash = NULL, updated_at = now()
+		WHERE a.account_id = ANY (ids);
+		DELETE FROM machi.session s WHERE s.account_id = ANY (ids);
+	END IF;
+	RETURN jsonb_build_object('inactive_for', inactive_for, 'dry_run', dry_run, 'accounts', cardinality(ids));
+END
+$$;
+CREATE FUNCTION machi.delete_inactive_citizens(
+	inactive_for interval DEFAULT nullif(current_setting('machi.citizen_inactive_days'), '0')::int * interval '1 day',
+	dry_run boolean DEFAULT false)
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'machi_admin_dispatch'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION machi.delete_inactive_citizens__impl(interval, boolean) IS 'Implementation of machi.delete_inactive_citizens (owner only).';
+COMMENT ON FUNCTION machi.delete_inactive_citizens(interval, boolean) IS
+'machi_admin: delete (as DELETE /v1/me does: personal data erased, reports kept anonymised) citizens'' accounts with no session and no report for inactive_for (default machi.citizen_inactive_days; 0 = policy off; at least 90 days). Scheduled daily; dry_run only counts.';

@@ -28,6 +28,8 @@ INSERT INTO machi.job VALUES
 	 'Delete ended sessions and used or expired single-use tokens older than 30 days, and expired login throttles.'),
 	('machi-erase-due-tenants', '47 3 * * *', 'SELECT machi.erase_due_tenants()',
 	 'Erase the tenants whose contract ended 30 days ago (crypto-shredding, deletion, certificate).'),
+	('machi-inactive-citizens', '52 3 * * *', 'SELECT machi.delete_inactive_citizens()',
+	 'Delete citizens'' accounts inactive for machi.citizen_inactive_days (off when 0).'),
 	('machi-vacuum', '57 3 * * *', 'VACUUM (ANALYZE) machi.report, machi.report_update, machi.report_photo, machi.account, machi.account_pii, machi.session, machi.outbox',
 	 'Reclaim the space of deleted rows (erasure, cleanup) so no old tuple versions stay readable on disk longer than needed.'),
 	-- 23:30 UTC is 08:30 JST: the report of the previous Japanese day

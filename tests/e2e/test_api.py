@@ -101,3 +101,13 @@ def test_jobs_scheduled_in_pg_cron(cluster):
     assert wanted, "machi.job is empty"
     for name, spec in wanted.items():
         assert jobs.get(name) == spec, name
+
+
+def test_request_id_reaches_the_audit_trail(gateway, cluster):
+    """The gateway's X-Request-Id is the request id of the API call in machi.audit_log."""
+    r = gateway.get("/v1/tenants/12101/categories")
+    rid = r.headers["x-request-id"]
+    with cluster.connect() as conn:
+        row = conn.execute("SELECT event, detail->>'path', (detail->>'status')::int FROM machi.audit_log "
+                           "WHERE request_id = %s AND event = 'api_call'", (rid,)).fetchone()
+    assert row == ("api_call", "/v1/tenants/12101/categories", 200)
