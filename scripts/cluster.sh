@@ -39,7 +39,8 @@ cluster_private_tree() {
 # as_pg CMD...: run a command as the postgres user.
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		# from /: the caller's directory may be closed to postgres
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi

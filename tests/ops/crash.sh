@@ -31,6 +31,9 @@ trap "exit 1" INT TERM HUP
 
 chmod 0755 "$WORK"
 cluster_private_tree "$WORK" "$ROOT"
+# the writer runs as postgres: a copy it can read wherever the checkout is
+cp "$ROOT/tests/ops/writer.py" "$WORK/writer.py"
+chmod a+r "$WORK/writer.py"
 cluster_init "$D" "$P" || exit 1
 cluster_start "$D" || exit 1
 q() { psql_at "$D" "$P" "$@"; }
@@ -44,7 +47,7 @@ for w in table dept; do
 		table) sql="INSERT INTO public.crash_ack (n) VALUES (%s)" ;;
 		dept) sql="SELECT machi.create_department(12101, 'crash-' || %s::text, 'x')" ;;
 	esac
-	as_pg /usr/bin/python3 "$ROOT/tests/ops/writer.py" write "$conn" "$sql" "$WORK/$w.log" "$WORK/stop" 60 &
+	as_pg /usr/bin/python3 "$WORK/writer.py" write "$conn" "$sql" "$WORK/$w.log" "$WORK/stop" 60 &
 	pids+=($!)
 done
 chown postgres: "$WORK"

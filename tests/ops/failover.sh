@@ -112,7 +112,7 @@ wait_for() {
 # run_pg CMD... &: CMD as postgres in the background with no process in
 # between (the subshell execs it), so that $! is CMD itself and SIGKILL
 # reaches it.  Only for background use.
-run_pg() { exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME="$WORK" "$@"; }
+run_pg() { cd / && exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME="$WORK" "$@"; }
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
@@ -120,6 +120,11 @@ http_ok() { [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$1")" = 200 ]; }
 
 # a private PostgreSQL tree with this build of machi and every tool Patroni uses
 cluster_private_tree "$WORK" "$ROOT"
+# what runs as postgres must be readable by it wherever the checkout is
+# (a clone under /root is not): copies in the work directory
+mkdir -p "$WORK/bin"
+cp "$ROOT/tests/ops/writer.py" "$ROOT/gateway/machi-gateway" "$WORK/bin/"
+chmod -R a+rX "$WORK/bin"
 for f in "$(pg_config --bindir)"/*; do
 	[ -e "$PGBIN/$(basename "$f")" ] || cp "$f" "$PGBIN/"
 done
@@ -259,7 +264,7 @@ else
 fi
 
 # the gateway, following the primary by itself
-run_pg PGPASSFILE="$WORK/pgpass" "$ROOT/gateway/machi-gateway" --plain-http --listen "127.0.0.1:$HTTP" \
+run_pg PGPASSFILE="$WORK/pgpass" "$WORK/bin/machi-gateway" --plain-http --listen "127.0.0.1:$HTTP" \
 	--conninfo "host=127.0.0.1,127.0.0.1 port=$PG1,$PG2 dbname=machi user=machi_gateway connect_timeout=2" \
 	--threads 1 --db-connections 2 --access-log off >"$WORK/gateway.log" 2>&1 &
 PID[gateway]=$!
@@ -271,11 +276,11 @@ else
 fi
 
 # load: writes through a multi-host conninfo, probes through the gateway
-run_pg PGPASSFILE="$WORK/pgpass" /usr/bin/python3 "$ROOT/tests/ops/writer.py" write \
+run_pg PGPASSFILE="$WORK/pgpass" /usr/bin/python3 "$WORK/bin/writer.py" write \
 	"host=127.0.0.1,127.0.0.1 port=$PG1,$PG2 dbname=failover_test user=postgres target_session_attrs=read-write connect_timeout=2" \
 	"INSERT INTO ack (n) VALUES (%s)" "$WORK/writes.log" "$WORK/stop" 150 &
 PID[writer]=$!
-run_pg /usr/bin/python3 "$ROOT/tests/ops/writer.py" probe \
+run_pg /usr/bin/python3 "$WORK/bin/writer.py" probe \
 	"http://127.0.0.1:$HTTP/v1/health,http://127.0.0.1:$HTTP/v1/tenants" "$WORK/probe.log" "$WORK/stop" 150 &
 PID[probe]=$!
 sleep 4
