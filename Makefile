@@ -26,7 +26,7 @@ include $(PGXS)
 machi--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql)) control/machi.control
 	cat $(sort $(wildcard extension/sql/*.sql)) | sed "s/@EXTVERSION@/$(EXTVERSION)/g" > $@
 
-.PHONY: deps test run stop bench gateway-build
+.PHONY: deps test run stop bench gateway-build fuzz security
 
 # the gateway and the mailer are built with everything else
 all: gateway-build
@@ -59,6 +59,16 @@ stop:
 bench: deps
 	$(MAKE) all
 	@bash bench/run.sh
+
+# libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 60).
+fuzz: deps
+	$(MAKE) -C fuzz run
+
+# Security verification on a fresh cluster and gateway: scanners, fuzzing,
+# tenant-isolation attack; regenerates docs/security.md.  Not part of test.
+security: deps
+	$(MAKE) all
+	@bash security/run.sh
 
 print-regress:
 	@echo $(REGRESS)

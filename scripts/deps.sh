@@ -10,6 +10,7 @@ PACKAGES=(
 	libsodium-dev libzxcvbn-dev libh2o-evloop-dev libcurl4-openssl-dev libssl-dev libpq-dev
 	python3 python3-pytest python3-requests python3-psycopg python3-aiosmtpd
 	wrk faketime clang libclang-rt-14-dev
+	sqlmap wapiti ffuf sslscan slowhttptest python3-h2
 )
 
 missing=()
