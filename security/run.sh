@@ -110,13 +110,13 @@ step() {
 	[ "$rc" -eq 0 ] || failed=$((failed + 1))
 }
 
-step fuzz $((FUZZ_SECONDS * 3 + 240)) bash "$ROOT/security/fuzz.sh"
+step fuzz $((FUZZ_SECONDS * 3 + 300)) $PY "$ROOT/security/fuzz.py"
 step pytest 600 $PY -m pytest -q -p no:cacheprovider -rs "$ROOT/tests/security"
-step sqlmap 420 bash "$ROOT/security/sqlmap.sh"
-step wapiti 360 bash "$ROOT/security/wapiti.sh"
-step ffuf 120 bash "$ROOT/security/ffuf.sh"
-step tls 120 bash "$ROOT/security/tls.sh"
-step slow 150 bash "$ROOT/security/slow.sh"
+step sqlmap 480 $PY "$ROOT/security/sqlmap.py"
+step wapiti 420 $PY "$ROOT/security/wapiti.py"
+step ffuf 300 $PY "$ROOT/security/ffuf.py"
+step tls 120 $PY "$ROOT/security/tls.py"
+step slow 200 $PY "$ROOT/security/slow.py"
 
 if ! kill -0 "${pids[0]}" 2>/dev/null; then
 	echo "the gateway died during the checks"
