@@ -41,13 +41,13 @@ def db():
 
 @pytest.fixture(scope="session")
 def routes(db):
-    """(method, pattern, auth) of every route the service has right now."""
-    return [tuple(r) for r in db.execute("SELECT method, pattern, auth FROM machi.routes")]
+    """(method, pattern, auth, max_body) of every route the service has right now."""
+    return [tuple(r) for r in db.execute("SELECT method, pattern, auth, max_body FROM machi.routes")]
 
 
 def find_route(routes, method, pattern_regex):
     """The first route of that method whose pattern matches the regex, or None."""
-    for m, p, _ in routes:
+    for m, p, *_ in routes:
         if m == method and re.search(pattern_regex, p):
             return p
     return None
