@@ -62,6 +62,7 @@ def main():
     ex = {c: load(out, c + ".exit") for c in checks}
     fuzz, sqlmap, wapiti, ffuf, tls, slow = (load(out, n) for n in ("fuzz", "sqlmap", "wapiti", "ffuf", "tls", "slow"))
     iso, csvr, mass = load(out, "isolation"), load(out, "csv"), load(out, "mass_assignment")
+    h2r = load(out, "h2")
     cases = pytest_summary(out)
     dpkg = lambda p: subprocess.run(["dpkg-query", "-W", "-f=${Version}", p], capture_output=True, text=True).stdout
     L = []
@@ -119,6 +120,12 @@ def main():
         w(f"| slow | slowhttptest | {cell(slow['version'])} | " + "; ".join(
             f"{r['attack']} {r['connections']} connections: {r['probe_ok']}/{r['probe_requests']} ordinary requests ok"
             for r in slow["runs"]) + f"; ALPN {slow['alpn']} | {len(slow['findings'])} | {result('slow')} |")
+    if h2r:
+        rr, fl = h2r["rapid_reset"], h2r["stream_flood"]
+        w(f"| h2 | python3-h2 | {cell(h2r['version'])} | opt-in `--http2` gateway: rapid reset "
+          f"({rr['attack'].get('streams', 0):,} streams) and stream flood ({fl['attack'].get('streams', 0):,} streams) | "
+          f"ordinary requests during reset {rr['ok']}/{rr['requests']} (p95 {rr['p95_ms']} ms, baseline "
+          f"{h2r['baseline']['p95_ms']} ms); gateway alive: {h2r['gateway_alive']} | {result('h2')} (informational) |")
     w("")
     w("## The promised classes and what covers them")
     w("")
@@ -207,9 +214,22 @@ def main():
             w(f"- {r['attack']}: {r['connections']} connections for up to {r['seconds']} s "
               f"(slowhttptest: {r.get('stopped')}); the probe got {r['probe_ok']}/{r['probe_requests']} answers, "
               f"p95 {r['probe_p95_ms']} ms.")
-        w(f"- ALPN selected: {slow['alpn']} (HTTP/2 off: no rapid-reset test needed).")
+        w(f"- ALPN selected by the default configuration: {slow['alpn']}.")
         for f in slow["findings"]:
             w(f"- FINDING: {f}")
+        w("")
+    if h2r:
+        w("## HTTP/2 (opt-in configuration)")
+        w("")
+        w("HTTP/2 is off by default; `--http2` warns that Debian's h2o 2.2.5 lacks the 2023 rapid-reset fix")
+        w("(CVE-2023-44487). A second gateway with `--http2` is flooded for a bounded time while ordinary")
+        w("requests are probed:")
+        w("")
+        for k in ("baseline", "rapid_reset", "stream_flood"):
+            r = h2r[k]
+            w(f"- {k.replace('_', ' ')}: {r['ok']}/{r['requests']} ordinary requests ok, p50 {r['p50_ms']} ms, "
+              f"p95 {r['p95_ms']} ms" + (f"; attacker sent {r['attack']}" if r.get("attack") else ""))
+        w(f"- gateway alive afterwards: {h2r['gateway_alive']}; health: {h2r['health_after']}")
         w("")
     if fuzz:
         w("## Fuzzing")

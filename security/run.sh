@@ -5,7 +5,7 @@
 # regenerates docs/security.md from those summaries.  Exit status is non-zero
 # when a check failed or found something.
 #
-# MACHI_SEC_CHECKS=fuzz,pytest,sqlmap,wapiti,ffuf,tls,slow selects checks
+# MACHI_SEC_CHECKS=fuzz,pytest,sqlmap,wapiti,ffuf,tls,slow,h2 selects checks
 # (default all); FUZZ_SECONDS (default 60) per fuzz target; MACHI_KEEP_TMP=1
 # keeps the cluster, logs and tool output.  Every target is 127.0.0.1.
 set -uo pipefail
@@ -13,7 +13,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/cluster.sh"
 PY=/usr/bin/python3
-CHECKS=${MACHI_SEC_CHECKS:-fuzz,pytest,sqlmap,wapiti,ffuf,tls,slow}
+CHECKS=${MACHI_SEC_CHECKS:-fuzz,pytest,sqlmap,wapiti,ffuf,tls,slow,h2}
 export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 TMP=$(mktemp -d /tmp/machi-security.XXXXXX)
@@ -117,6 +117,7 @@ step wapiti 420 $PY "$ROOT/security/wapiti.py"
 step ffuf 300 $PY "$ROOT/security/ffuf.py"
 step tls 120 $PY "$ROOT/security/tls.py"
 step slow 200 $PY "$ROOT/security/slow.py"
+step h2 90 $PY "$ROOT/security/h2flood.py"
 
 if ! kill -0 "${pids[0]}" 2>/dev/null; then
 	echo "the gateway died during the checks"

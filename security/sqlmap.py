@@ -33,9 +33,35 @@ PER_TARGET = int(os.environ.get("MACHI_SQLMAP_SECONDS", "150"))
 PARALLEL = int(os.environ.get("MACHI_SQLMAP_PARALLEL", "3"))
 
 
-def targets(w, tokens):
-    """(name, route "METHOD pattern", who, url, data, content-type) for every input-taking route."""
-    ka = w["api_keys"]["a"]
+def own_reports(w):
+    """A report of its own for every target that writes, so that no target's
+    writes change what another target reads: boolean-blind detection
+    compares responses, and a list that grows meanwhile looks injectable."""
+    acc = w["accounts"]
+    own = {}
+    with world.connect() as c:
+        c.execute("SET machi.report_rate_per_hour = 10000")
+        for name in ("comment", "photo-add", "staff-patch", "staff-respond", "thanks", "thanks-delete", "photo-get"):
+            st, _, body = world.call(c, acc["cit_a"], "POST", "/v1/reports", body={
+                "category": "road", "lat": 35.6073, "lon": 140.1063, "title": f"sqlmap {name}"})
+            assert st == 201, body
+            own[name] = json.loads(body)["report"]["id"]
+        for name in ("thanks", "thanks-delete"):
+            st, _, body = world.call(c, acc["admin_a"], "PATCH", f"/v1/staff/reports/{own[name]}",
+                                     body={"visibility": "public"})
+            assert st == 200, body
+        st, _, body = world.call(c, acc["cit_a"], "POST", f"/v1/reports/{own['photo-get']}/photos",
+                                 body=world.tiny_png(), headers={"content-type": "image/png"})
+        assert st == 201, body
+    return own
+
+
+def targets(w, tokens, own):
+    """(name, route "METHOD pattern", who, url, data, content-type) for every input-taking route.
+
+    Targets that write use reports of their own (own_reports) and create
+    reports in tenant B only; every reader looks at tenant A."""
+    kb = w["api_keys"]["b"]
     r_priv, r_pub = w["reports"]["private_a"], w["reports"]["public_a"]
     bbox = "140.0,35.5,140.2,35.7"
     t = [
@@ -46,7 +72,7 @@ def targets(w, tokens):
          f"{BASE}/v1/reports?bbox={bbox}*&status=received*&category=road*&q=CANARY*&limit=10*", None, None),
         ("reports-list-page", "GET /v1/reports", None, f"{BASE}/v1/reports?after=3*&from=2020-01-01*&to=2099-01-01*", None, None),
         ("report-get", "GET /v1/reports/{id}", None, f"{BASE}/v1/reports/{r_pub}*", None, None),
-        ("photo-get", "GET /v1/reports/{id}/photos/{n}", "cit_a", f"{SHIM}/v1/reports/{r_priv}*/photos/1*", None, None),
+        ("photo-get", "GET /v1/reports/{id}/photos/{n}", "cit_a", f"{SHIM}/v1/reports/{own['photo-get']}*/photos/1*", None, None),
         ("o311-services", "GET /open311/v2/services.json", None, f"{BASE}/open311/v2/services.json?jurisdiction_id=12101*", None, None),
         ("o311-services-xml", "GET /open311/v2/services.xml", None, f"{BASE}/open311/v2/services.xml?jurisdiction_id=12101*", None, None),
         ("o311-service", "GET /open311/v2/services/{code}", None, f"{BASE}/open311/v2/services/road*.json?jurisdiction_id=12101", None, None),
@@ -58,35 +84,35 @@ def targets(w, tokens):
         ("o311-request", "GET /open311/v2/requests/{id}", None, f"{BASE}/open311/v2/requests/{r_pub}*.json?jurisdiction_id=12101*", None, None),
         ("o311-token", "GET /open311/v2/tokens/{token}", None, f"{BASE}/open311/v2/tokens/abc*.json", None, None),
         ("o311-post", "POST /open311/v2/requests.json", None, f"{BASE}/open311/v2/requests.json",
-         f"api_key={ka}&jurisdiction_id=12101*&service_code=road*&lat=35.6073*&long=140.1063*&description=hole*"
+         f"api_key={kb}&jurisdiction_id=12103*&service_code=road*&lat=35.6376*&long=140.0924*&description=hole*"
          "&address_string=here*", "application/x-www-form-urlencoded"),
         ("o311-post-xml", "POST /open311/v2/requests.xml", None, f"{BASE}/open311/v2/requests.xml",
-         f"api_key={ka}*&jurisdiction_id=12101&service_code=road&lat=35.6073&long=140.1063&description=x",
+         f"api_key={kb}*&jurisdiction_id=12103&service_code=road&lat=35.6376&long=140.0924&description=x",
          "application/x-www-form-urlencoded"),
         ("discovery", "GET /open311/v2/discovery.json", None, f"{BASE}/open311/v2/discovery.json?format=json*", None, None),
         ("discovery-xml", "GET /open311/v2/discovery.xml", None, f"{BASE}/open311/v2/discovery.xml?x=1*", None, None),
         # citizen (bearer through the shim)
-        ("report-create", "POST /v1/reports", "cit_a", f"{SHIM}/v1/reports",
-         '{"category": "road*", "lat": 35.6073*, "lon": 140.1063*, "title": "hole*", "description": "deep*", '
+        ("report-create", "POST /v1/reports", "creator", f"{SHIM}/v1/reports",
+         '{"category": "road*", "lat": 35.6376*, "lon": 140.0924*, "title": "hole*", "description": "deep*", '
          '"address": "here*", "kind": "problem*"}', "application/json"),
         ("reports-mine", "GET /v1/reports", "cit_a", f"{SHIM}/v1/reports?mine=1*&status=received*", None, None),
         ("report-get-own", "GET /v1/reports/{id}", "cit_a", f"{SHIM}/v1/reports/{r_priv}*", None, None),
-        ("comment", "POST /v1/reports/{id}/comments", "cit_a", f"{SHIM}/v1/reports/{r_priv}*/comments",
+        ("comment", "POST /v1/reports/{id}/comments", "cit_a", f"{SHIM}/v1/reports/{own['comment']}*/comments",
          '{"body": "more detail*"}', "application/json"),
-        ("thanks", "POST /v1/reports/{id}/thanks", "cit_b", f"{SHIM}/v1/reports/{r_pub}*/thanks", None, None),
-        ("thanks-delete", "DELETE /v1/reports/{id}/thanks", "cit_b", f"{SHIM}/v1/reports/{r_pub}*/thanks", None, None),
-        ("photo-add", "POST /v1/reports/{id}/photos", "cit_a", f"{SHIM}/v1/reports/{r_priv}*/photos", None, None),
+        ("thanks", "POST /v1/reports/{id}/thanks", "cit_b", f"{SHIM}/v1/reports/{own['thanks']}*/thanks", None, None),
+        ("thanks-delete", "DELETE /v1/reports/{id}/thanks", "cit_b", f"{SHIM}/v1/reports/{own['thanks-delete']}*/thanks", None, None),
+        ("photo-add", "POST /v1/reports/{id}/photos", "cit_a", f"{SHIM}/v1/reports/{own['photo-add']}*/photos", None, None),
         # staff
         ("staff-queue", "GET /v1/staff/reports", "admin_a",
          f"{SHIM}/v1/staff/reports?status=received*&category=road*&department=1*&assignee=1*&q=x*&from=2020-01-01*"
          f"&to=2099-01-01*&bbox={bbox}*&after=1*", None, None),
         ("staff-csv", "GET /v1/staff/reports.csv", "admin_a", f"{SHIM}/v1/staff/reports.csv?bom=1*&status=received*",
          None, None),
-        ("staff-patch", "PATCH /v1/staff/reports/{id}", "admin_a", f"{SHIM}/v1/staff/reports/{r_priv}*",
+        ("staff-patch", "PATCH /v1/staff/reports/{id}", "admin_a", f"{SHIM}/v1/staff/reports/{own['staff-patch']}*",
          '{"status": "in_progress*", "note": "checking*", "public_title": "t*", "public_description": "d*", '
          '"visibility": "private*"}', "application/json"),
         ("staff-respond", "POST /v1/staff/reports/{id}/responses", "admin_a",
-         f"{SHIM}/v1/staff/reports/{r_priv}*/responses", '{"body": "we are on it*", "visibility": "internal*"}',
+         f"{SHIM}/v1/staff/reports/{own['staff-respond']}*/responses", '{"body": "we are on it*", "visibility": "internal*"}',
          "application/json"),
     ]
     return t
@@ -140,7 +166,8 @@ def main():
                   if "{" in p or mb > 0 or m == "GET"]
         version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "sqlmap"], capture_output=True,
                                  text=True).stdout
-    ts = targets(w, tokens)
+    own = own_reports(w)
+    ts = targets(w, tokens, own)
     os.makedirs(os.path.join(TMP, "sqlmap"), exist_ok=True)
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as ex:
         results = list(ex.map(lambda t: run_one(t, tokens), ts))

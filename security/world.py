@@ -77,7 +77,9 @@ def create(conn):
     """Create the world; return a JSON-able description of it."""
     w = {"tenants": [TENANT_A, TENANT_B], "accounts": {}, "reports": {}, "canaries": {}, "api_keys": {}}
     acc = w["accounts"]
-    for name in ("cit_a", "cit_b"):
+    # creator: a citizen whose only job is posting reports in scans, so
+    # that no other identity's lists change while a scanner compares them
+    for name in ("cit_a", "cit_b", "creator"):
         acc[name] = conn.execute("INSERT INTO machi.account (kind, role_name, email_verified_at) "
                                  "VALUES ('citizen', 'citizen', now()) RETURNING account_id").fetchone()[0]
     for name, tenant in (("admin_a", TENANT_A), ("admin_b", TENANT_B)):

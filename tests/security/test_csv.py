@@ -9,7 +9,6 @@ import io
 import os
 import random
 
-import pytest
 from conftest import record
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")

@@ -11,7 +11,6 @@ is not there yet).
   through a password reset, and the failures are recorded.
 """
 
-import json
 import os
 import re
 import secrets

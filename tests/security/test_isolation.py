@@ -20,7 +20,6 @@ authorisation.  Counts go to $MACHI_SEC_OUT/isolation.json.
 
 import itertools
 import json
-import re
 
 import pytest
 from conftest import find_route, record
