@@ -114,9 +114,7 @@ def run(name, base, headers):
                 findings.append({"section": section, "category": cat, "level": it.get("level"),
                                  "method": it.get("method"), "path": it.get("path"),
                                  "parameter": it.get("parameter"), "info": it.get("info")})
-    crawled = (rep.get("infos") or {}).get("crawled_pages") or []
-    return {"name": name, "findings": findings, "crawled": len(crawled) if isinstance(crawled, list) else crawled,
-            "seconds": round(time.monotonic() - t0), "exit": p.returncode}
+    return {"name": name, "findings": findings, "seconds": round(time.monotonic() - t0), "exit": p.returncode}
 
 
 def extract_links():
@@ -153,7 +151,7 @@ def main():
     with open(os.path.join(OUT, "wapiti.json"), "w") as f:
         json.dump(summary, f, indent=1)
     for r in runs:
-        print(f"wapiti {r['name']}: {len(r['findings'])} findings, crawled {r.get('crawled')}, {r['seconds']}s")
+        print(f"wapiti {r['name']}: {len(r['findings'])} findings, {r['seconds']}s")
     for name, fd in bad:
         print(f"  UNEXPLAINED [{name}] {fd}")
     return 1 if bad else 0
