@@ -30,7 +30,7 @@ include $(PGXS)
 machi--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql)) control/machi.control
 	cat $(sort $(wildcard extension/sql/*.sql)) | sed "s/@EXTVERSION@/$(EXTVERSION)/g" > $@
 
-.PHONY: deps test run stop bench gateway-build test-asan fuzz
+.PHONY: deps test run stop bench gateway-build test-asan fuzz security
 
 # the gateway and the mailer are built with everything else
 all: gateway-build
@@ -76,7 +76,6 @@ test-asan: deps
 # libFuzzer targets, each for a bounded time (FUZZ_SECONDS, default 60).
 fuzz: deps
 	$(MAKE) -C fuzz run
-	$(MAKE) -C gateway fuzz-run
 
 # Benchmarks; results in docs/benchmarks.md.
 bench: deps
@@ -104,6 +103,12 @@ test-failover: deps
 # Static checks of docker/ (no Docker daemon needed).
 docker-lint:
 	@bash docker/lint.sh
+
+# Security verification on a fresh cluster and gateway: scanners, fuzzing,
+# tenant-isolation attack; regenerates docs/security.md.  Not part of test.
+security: deps
+	$(MAKE) all
+	@bash security/run.sh
 
 print-regress:
 	@echo $(REGRESS_CORE)

@@ -32,13 +32,22 @@ static int gw_static_has_dot_segment(h2o_iovec_t path)
 }
 
 /*
- * on_guard_req refuses dotfiles with 404 and passes everything else to
+ * on_guard_req refuses malformed paths with 400 (NUL, control bytes, bad
+ * UTF-8, raw or percent-encoded), dotfiles with 404, and passes everything else to
  * the file handler (by returning -1).
  */
 static int on_guard_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     gw_handler_track(req);
+    /* the raw path as for the API (no %00, control bytes or bad UTF-8): the
+       file handler opens the name up to a decoded NUL but would take the
+       media type from the whole name */
+    if (!gw_validate_path(req->path.base, req->query_at == SIZE_MAX ? req->path.len : req->query_at) ||
+        memchr(req->path_normalized.base, '\0', req->path_normalized.len) != NULL) {
+        h2o_send_error_400(req, "Bad Request", "bad request", H2O_SEND_ERROR_KEEP_HEADERS);
+        return 0;
+    }
     if (gw_static_has_dot_segment(req->path_normalized) ||
         memchr(req->path_normalized.base, '\\', req->path_normalized.len) != NULL) {
         h2o_send_error_404(req, "Not Found", "not found", H2O_SEND_ERROR_KEEP_HEADERS);

@@ -13,6 +13,7 @@ PACKAGES=(
 	wrk faketime clang libclang-rt-14-dev
 	chromium fonts-ipafont-gothic
 	pgbackrest patroni etcd-server etcd-client python3-psycopg2 yamllint shellcheck
+	sqlmap wapiti ffuf sslscan slowhttptest python3-h2
 )
 # Node.js for the console (any node >= 20 already installed is used)
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

@@ -88,3 +88,5 @@ SELECT * FROM pg_temp.call('GET', '/v1/test/boom');
 DROP FUNCTION machi.rt_test_boom(machi.request);
 -- the route table is readable by DBAs
 SELECT method, pattern, auth, max_body FROM machi.routes;
+-- a number too large for a float is a field error, not a database message
+SELECT * FROM pg_temp.call('GET', '/v1/locate', 'lat=' || repeat('9', 400) || '&lon=140.1');

@@ -144,8 +144,12 @@ BEGIN
 	IF s !~ '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' THEN
 		PERFORM machi.fail(400, format('%s must be a number', field), field, 'invalid');
 	END IF;
-	n := s::float8;
-	IF n < lo OR n > hi THEN
+	BEGIN
+		n := s::float8;
+	EXCEPTION WHEN numeric_value_out_of_range THEN
+		n := NULL;
+	END;
+	IF n IS NULL OR n < lo OR n > hi THEN
 		PERFORM machi.fail(400, format('%s must be between %s and %s', field, lo, hi), field, 'out_of_range');
 	END IF;
 	RETURN n;

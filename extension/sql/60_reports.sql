@@ -789,7 +789,7 @@ BEGIN
 			rep.status, machi.csv_cell(c.code), machi.csv_cell(d.name), machi.csv_cell(rep.title),
 			machi.csv_cell(rep.description), machi.csv_cell(rep.address),
 			round(public.st_y(rep.location)::numeric, 7), round(public.st_x(rep.location)::numeric, 7),
-			rep.visibility, rep.assignee_id)
+			rep.visibility, coalesce(rep.assignee_id::text, ''))
 		FROM machi.staff_reports(q) rep
 		JOIN machi.category c ON c.tenant_id = rep.tenant_id AND c.category_id = rep.category_id
 		JOIN machi.department d ON d.tenant_id = rep.tenant_id AND d.department_id = rep.department_id

@@ -109,3 +109,11 @@ def test_console_redirect_without_slash(console):
     r = console.get("/console", allow_redirects=False)
     assert r.status_code in (301, 308)
     assert r.headers["location"].endswith("/console/")
+
+
+@pytest.mark.parametrize("path", ["/console/app.js%00.html", "/console/index.html%00.js", "/console/app.js\x00.html"])
+def test_nul_refused(console, path):
+    """A NUL must not serve app.js as HTML (the type would come from the whole name)."""
+    r = console.get(path)
+    assert r.status_code == 400
+    assert "content-type" not in r.headers or not r.headers["content-type"].startswith(("text/html", "application/javascript"))
