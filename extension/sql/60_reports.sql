@@ -145,11 +145,8 @@ CREATE TABLE machi.report (
 CREATE INDEX report_id_idx ON machi.report (report_id);
 CREATE INDEX report_location_idx ON machi.report USING gist (location);
 CREATE INDEX report_author_idx ON machi.report (author_id, created_at);
--- the staff queue and its counts per status; the included columns are the
--- ones the row-level security policy reads, so that index-only scans serve
--- callers under RLS too
-CREATE INDEX report_queue_idx ON machi.report (tenant_id, status, report_id DESC)
-	INCLUDE (department_id, visibility, author_id, api_key_id);
+-- the staff queue and its counts per status
+CREATE INDEX report_queue_idx ON machi.report (tenant_id, status, report_id DESC);
 CREATE INDEX report_public_idx ON machi.report (report_id DESC) WHERE visibility = 'public';
 CREATE INDEX report_search_idx ON machi.report
 	USING gin (machi.search_doc(title, description, tenant_id) machi.ngram_ops);
