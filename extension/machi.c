@@ -134,6 +134,13 @@ char	   *machi_operator_email = NULL;
 int			machi_citizen_inactive_days = 0;
 
 /*
+ * machi.enumeration_floor_ms: registration and password-reset requests are
+ * answered no sooner than this, so that their timing does not tell whether
+ * an address is registered (their bodies already do not).
+ */
+int			machi_enumeration_floor_ms = 300;
+
+/*
  * machi.report_rate_per_hour: how many reports one citizen account may post
  * in any hour; more answer 429 with Retry-After.  Protects staff queues
  * from floods by a single account.
@@ -313,6 +320,13 @@ _PG_init(void)
 							NULL,
 							&machi_citizen_inactive_days,
 							0, 0, 36500,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.enumeration_floor_ms",
+							"Registration and password-reset answers take at least this long (ms), whether the address is known or not.",
+							NULL,
+							&machi_enumeration_floor_ms,
+							300, 0, 5000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("machi.report_rate_per_hour",

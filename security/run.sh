@@ -37,7 +37,9 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 
 # ---- the service: cluster, demo data, attack world, gateway ----
 cluster_private_tree "$TMP" "$ROOT"
-cluster_init "$TMP/pg" "$PGPORT" "fsync = off" "synchronous_commit = off" "max_connections = 100" || exit 1
+master_key_create "$TMP/keys/master.key"
+cluster_init "$TMP/pg" "$PGPORT" "fsync = off" "synchronous_commit = off" "max_connections = 100" \
+	"cron.database_name = 'postgres'" "machi.master_key_file = '$TMP/keys/master.key'" || exit 1
 cluster_start "$TMP/pg" || exit 1
 export PGHOST="$TMP/pg" PGPORT PGUSER=postgres MACHI_PG_DB=machi_security
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE machi_security" >/dev/null || exit 1

@@ -304,6 +304,13 @@ CREATE FUNCTION machi.accepted(message text) RETURNS machi.response
 	RETURN machi.ok(jsonb_build_object('status', 'accepted', 'message', message), 202);
 COMMENT ON FUNCTION machi.accepted(text) IS 'The 202 answer of the routes that must not tell whether an address is registered.';
 
+CREATE FUNCTION machi.answer_no_sooner(seconds float8) RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	RETURN (SELECT pg_sleep(greatest(0, seconds - extract(epoch FROM clock_timestamp() - statement_timestamp()))));
+COMMENT ON FUNCTION machi.answer_no_sooner(float8) IS
+'Sleep until the statement has taken at least seconds: the answers of registration and password reset take the same time whether the address is known or not (an account-enumeration oracle otherwise).';
+
 CREATE FUNCTION machi.rt_register__impl(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -330,6 +337,8 @@ BEGIN
 			'Someone tried to register with your e-mail address',
 			E'Your address already has an account. If this was you, sign in or reset your password at '
 			|| rtrim(current_setting('machi.public_base_url'), '/') || E'/forgot-password\n');
+		PERFORM machi.password_hash(pw);	-- the work of a new registration
+		PERFORM machi.answer_no_sooner(current_setting('machi.enumeration_floor_ms')::int / 1000.0);
 		RETURN machi.accepted(msg);
 	END IF;
 	INSERT INTO machi.account (kind, role_name, password_hash, password_changed_at)
@@ -342,6 +351,7 @@ BEGIN
 		'occupation', r.data->'occupation', 'home_tenant_id', r.data->'home_tenant_id'));
 	PERFORM machi.pii_write(aid, 0, p, false);
 	PERFORM machi.send_verification(aid, email);
+	PERFORM machi.answer_no_sooner(current_setting('machi.enumeration_floor_ms')::int / 1000.0);
 	RETURN machi.accepted(msg);
 END
 $$;
@@ -430,6 +440,7 @@ BEGIN
 			|| machi.mail_link('/reset-password', token)
 			|| E'\n\nIf you did not ask for this, ignore this message; your password is unchanged.');
 	END IF;
+	PERFORM machi.answer_no_sooner(current_setting('machi.enumeration_floor_ms')::int / 1000.0);
 	RETURN machi.accepted('If the address is registered, a message with a reset link is on its way.');
 END
 $$;

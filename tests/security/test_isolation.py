@@ -83,6 +83,28 @@ def account(world, who):
     return None if who == "anon" else world["accounts"][who]
 
 
+# id-bearing routes whose {id} is not a report id: the table and column that
+# say which tenant (or account) owns the id
+ENTITY_OWNER = {
+    "/v1/admin/categories/{id}": "SELECT tenant_id FROM machi.category WHERE category_id::text = %s",
+    "/v1/admin/departments/{id}": "SELECT tenant_id FROM machi.department WHERE department_id::text = %s",
+    "/v1/admin/staff/{id}": "SELECT tenant_id FROM machi.account WHERE account_id::text = %s",
+    "/v1/admin/api-keys/{id}": "SELECT tenant_id FROM machi.api_key WHERE key_id::text = %s",
+}
+
+
+def own_entity(db, pattern, idv, acc):
+    """Whether the id names an entity of the caller's own tenant on a route
+    whose {id} is not a report id (answering it differently from a
+    nonexistent id is then legitimate, not an oracle)."""
+    q = ENTITY_OWNER.get(pattern)
+    if q is None or acc is None:
+        return False
+    row = db.execute(q, (idv,)).fetchone()
+    mine = db.execute("SELECT tenant_id FROM machi.account WHERE account_id = %s", (acc,)).fetchone()
+    return row is not None and mine is not None and row[0] is not None and row[0] == mine[0]
+
+
 def id_values(world):
     r = world["reports"]
     ghost = world["max_report_id"] + 100000
@@ -147,8 +169,13 @@ def test_every_route_every_id(db, api, world, routes, tally):
             if st >= 500:
                 tally.errors.append({"as": who, "request": f"{method} {path}", "status": st})
             rk = report_key(world, idv)
-            if rk and (rk.startswith("deleted") or rk not in visible(world, who)) \
-                    and (st, error_code(resp)) != (g_st, error_code(g_body)):
+            if pattern in ENTITY_OWNER:
+                # not a report id here: only an entity the caller does not own
+                # must look exactly like one that does not exist
+                hidden = rk is not None and not own_entity(db, pattern, idv, acc)
+            else:
+                hidden = rk is not None and (rk.startswith("deleted") or rk not in visible(world, who))
+            if hidden and (st, error_code(resp)) != (g_st, error_code(g_body)):
                 tally.oracles.append({"as": who, "request": f"{method} {path}", "got": [st, error_code(resp)],
                                       "nonexistent_id_gets": [g_st, error_code(g_body)]})
     after = snapshot(db, world)
