@@ -94,7 +94,7 @@ backup: deps
 restore-drill: deps
 	@bash ops/restore-drill.sh
 
-# Single-primary crash and Patroni + etcd failover tests (also in make test).
+# Single-primary crash (also in make test) and Patroni + etcd failover tests.
 test-failover: deps
 	$(MAKE) all
 	@bash tests/ops/crash.sh
