@@ -26,6 +26,10 @@ SELECT status FROM pg_temp.api(:cit, 'POST', '/v1/reports', '', '{"category": "r
 SELECT (SELECT count(*) FROM machi.report WHERE tenant_id <> 12217) AS other_reports,
 	   (SELECT count(*) FROM machi.account WHERE tenant_id IS DISTINCT FROM 12217) AS other_accounts,
 	   (SELECT count(*) FROM machi.data_key WHERE tenant_id <> 12217) AS other_keys \gset
+-- a photo on the first Kashiwa report: the export gives its address
+INSERT INTO machi.report_photo (tenant_id, report_id, photo_no, media_type, data, byte_size, sha256, width, height)
+SELECT tenant_id, report_id, 1, 'image/png', '\x00', 1, sha256('\x00'), 1, 1
+FROM machi.report WHERE tenant_id = 12217 ORDER BY report_id LIMIT 1;
 -- export: tenant admins over HTTP (parts linked by Link), operators from psql
 SELECT status, headers->>'content-type' AS ctype, headers->>'link' AS link,
 	   regexp_replace(body, '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00', '<time>', 'g') AS csv

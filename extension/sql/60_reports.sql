@@ -397,7 +397,7 @@ BEGIN
 	IF jsonb_typeof(src) <> 'object' THEN
 		PERFORM machi.fail(400, 'the body must be a JSON object');
 	END IF;
-	IF NOT machi.caller_may_post() THEN
+	IF NOT machi.account_verified(machi.current_account()) THEN
 		PERFORM machi.fail(403, 'verify your email address before posting reports', NULL, 'email_not_verified');
 	END IF;
 	SELECT count(*), min(created_at) INTO recent, oldest
@@ -613,17 +613,6 @@ CREATE FUNCTION machi.query_with(q jsonb, key text, value text) RETURNS text
 COMMENT ON FUNCTION machi.query_with(jsonb, text, text) IS 'A query string of the decoded parameters q with key set to value (for next-page links).';
 
 -- ---- citizens: comments and thanks ----
-
--- set when the citizen follows the verification link sent to their email
-ALTER TABLE machi.account ADD COLUMN IF NOT EXISTS email_verified_at timestamptz;
-
-CREATE FUNCTION machi.caller_may_post() RETURNS boolean
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
-	RETURN EXISTS (SELECT 1 FROM machi.account a
-				   WHERE a.account_id = machi.current_account() AND a.kind = 'citizen'
-					 AND a.state = 'active' AND a.email_verified_at IS NOT NULL);
-COMMENT ON FUNCTION machi.caller_may_post() IS 'Whether the caller is an active citizen with a verified email address (only they may post reports).';
 
 CREATE FUNCTION machi.rt_report_comment(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
