@@ -20,7 +20,7 @@ REGRESS_CORE = install privileges admin context rls routing locate reports photo
 REGRESS_AUDIT = install audit_coverage audit_row audit_append_only audit_seal audit_events
 REGRESS = $(REGRESS_CORE) $(filter-out install,$(REGRESS_AUDIT))
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress
-ISOLATION = audit_concurrency identity_concurrency
+ISOLATION = audit_concurrency identity_concurrency report_tally
 ISOLATION_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/isolation
 
 PG_CONFIG ?= pg_config

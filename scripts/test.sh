@@ -52,7 +52,10 @@ export PGHOST="$TMP/pg" PGPORT="$PORT" PGUSER=postgres
 count_regress() {
 	local ok bad
 	ok=$(grep -cE '\.\.\. ok|^ok ' "$1" || true)
-	bad=$(grep -cE '\.\.\. FAILED|^not ok ' "$1" || true)
+	# every test line that is not "ok" failed (FAILED, or a test whose
+	# expected file or diff was missing)
+	bad=$(grep -cE '^(test +| +)[a-z_0-9]+ +\.\.\. |^not ok ' "$1" || true)
+	bad=$((bad - ok))
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 	echo "$2: $ok passed, $bad failed"

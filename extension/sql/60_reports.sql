@@ -687,14 +687,19 @@ END
 $$;
 COMMENT ON FUNCTION machi.staff_filter(jsonb) IS 'Validate the staff queue filters (status, department, category, assignee, bbox, from, to, q); 400 naming the bad one.';
 
-CREATE FUNCTION machi.staff_reports(q jsonb, ignore_status boolean DEFAULT false)
+-- Inlined into its callers' queries (SQL body parsed at creation, no SET
+-- clause): with the filters and departments as constants (the routes plan
+-- each call with its values) the conditions of absent filters fold away and
+-- the planner can walk the queue index newest first.  depts: the caller's
+-- departments (machi.current_departments(); NULL: all).
+CREATE FUNCTION machi.staff_reports(q jsonb, ignore_status boolean, depts bigint[])
 	RETURNS SETOF machi.report
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT rep.* FROM machi.report rep
 	WHERE rep.tenant_id = machi.current_tenant()
-	  AND machi.is_report_staff(rep.tenant_id, rep.department_id, 'read')
+	  AND (SELECT machi.has_permission('report', 'read'))
+	  AND (depts IS NULL OR rep.department_id = ANY (depts))
 	  AND (ignore_status OR q->>'status' IS NULL OR rep.status = q->>'status')
 	  AND (q->>'department' IS NULL OR rep.department_id = (q->>'department')::bigint)
 	  AND (q->>'category' IS NULL OR EXISTS (SELECT 1 FROM machi.category c WHERE c.tenant_id = rep.tenant_id
@@ -712,15 +717,17 @@ BEGIN ATOMIC
 			   AND machi.search_words(rep.title || ' ' || rep.description, q->>'q')))
 	  AND (q->>'after' IS NULL OR rep.report_id < (q->>'after')::bigint);
 END;
-COMMENT ON FUNCTION machi.staff_reports(jsonb, boolean) IS 'Reports of the caller''s tenant (and departments) matching the staff queue filters.';
+COMMENT ON FUNCTION machi.staff_reports(jsonb, boolean, bigint[]) IS 'Reports of the caller''s tenant matching the staff queue filters (status ignored if asked), within depts (the caller''s departments; NULL: all).';
 
 CREATE FUNCTION machi.rt_staff_reports(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	q jsonb := r.query;
 	lim int := machi.page_arg(q);
+	depts bigint[] := machi.current_departments();
 	rows jsonb;
 	counts jsonb;
 	last_id bigint;
@@ -731,15 +738,30 @@ BEGIN
 		PERFORM machi.fail(400, 'after must be a report id', 'after', 'invalid');
 	END IF;
 	WITH page AS (
-		SELECT rep FROM machi.staff_reports(q) rep ORDER BY rep.report_id DESC LIMIT lim
+		SELECT rep FROM machi.staff_reports(q, false, depts) rep ORDER BY rep.report_id DESC LIMIT lim
 	)
 	SELECT coalesce(jsonb_agg(machi.report_json(p.rep) ORDER BY (p.rep).report_id DESC), '[]'),
 		   min((p.rep).report_id), count(*)
 	INTO rows, last_id, n FROM page p;
-	SELECT jsonb_object_agg(s.status, coalesce(c.n, 0) ORDER BY s.sort_order) INTO counts
-	FROM machi.report_status s
-	LEFT JOIN (SELECT rep.status, count(*) AS n FROM machi.staff_reports(q - 'after', true) rep GROUP BY rep.status) c
-		ON c.status = s.status;
+	IF q ?| ARRAY['assignee', 'bbox', 'from', 'to', 'q'] THEN
+		SELECT jsonb_object_agg(s.status, coalesce(c.n, 0) ORDER BY s.sort_order) INTO counts
+		FROM machi.report_status s
+		LEFT JOIN (SELECT rep.status, count(*) AS n FROM machi.staff_reports(q - 'after', true, depts) rep GROUP BY rep.status) c
+			ON c.status = s.status;
+	ELSE
+		-- filters the tally keeps apart (61_report_tally.sql): count from it
+		SELECT jsonb_object_agg(s.status, coalesce(c.n, 0) ORDER BY s.sort_order) INTO counts
+		FROM machi.report_status s
+		LEFT JOIN (SELECT t.status, sum(t.n)::bigint AS n FROM machi.report_tally t
+				   WHERE t.tenant_id = machi.current_tenant()
+					 AND (SELECT machi.has_permission('report', 'read'))
+					 AND (depts IS NULL OR t.department_id = ANY (depts))
+					 AND (q->>'department' IS NULL OR t.department_id = (q->>'department')::bigint)
+					 AND (q->>'category' IS NULL OR EXISTS (SELECT 1 FROM machi.category c WHERE c.tenant_id = t.tenant_id
+															AND c.category_id = t.category_id AND c.code = q->>'category'))
+				   GROUP BY t.status) c
+			ON c.status = s.status;
+	END IF;
 	RETURN machi.ok(jsonb_build_object('reports', rows, 'counts', counts,
 		'next', CASE WHEN n = lim THEN '/v1/staff/reports?' || machi.query_with(q, 'after', last_id::text) END));
 END
@@ -761,9 +783,11 @@ COMMENT ON FUNCTION machi.csv_cell(text) IS 'One RFC 4180 CSV cell; cells starti
 CREATE FUNCTION machi.rt_staff_reports_csv(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	q jsonb := r.query - 'bom';
+	depts bigint[] := machi.current_departments();
 	out text;
 BEGIN
 	PERFORM machi.staff_filter(q);
@@ -776,7 +800,7 @@ BEGIN
 			machi.csv_cell(rep.description), machi.csv_cell(rep.address),
 			round(public.st_y(rep.location)::numeric, 7), round(public.st_x(rep.location)::numeric, 7),
 			rep.visibility, coalesce(rep.assignee_id::text, ''))
-		FROM machi.staff_reports(q) rep
+		FROM machi.staff_reports(q, false, depts) rep
 		JOIN machi.category c ON c.tenant_id = rep.tenant_id AND c.category_id = rep.category_id
 		JOIN machi.department d ON d.tenant_id = rep.tenant_id AND d.department_id = rep.department_id
 	) x;
