@@ -46,9 +46,10 @@ $P -d bench -v rounds="$ROUNDS" -v outfile="$TMP/out" -f "$ROOT/bench/reports_me
 	echo
 	echo "map: newest 50 public-or-own reports in a 0.02° box; queue: newest 50 of one"
 	echo "status of a tenant and the counts per status from machi.report_tally (what the"
-	echo "staff queue shows); queue route: the whole GET /v1/staff/reports?status= call"
-	echo "through api.handle as the tenant admin (50 reports as JSON, counts, API log"
-	echo "row), which has no superuser twin; search: newest 50 of a tenant matching a"
+	echo "staff queue shows); map route and queue route: the whole GET /v1/reports?bbox="
+	echo "call as the citizen and GET /v1/staff/reports?status= call as the tenant admin"
+	echo "through api.handle (up to 50 reports as JSON, counts, API log row), which"
+	echo "have no superuser twin; search: newest 50 of a tenant matching a"
 	echo "1–4 character Japanese term through the n-gram index. Goal (map and queue):"
 	echo "ratio ≤ 1.2 and p95 ≤ 20 ms."
 } > "$ROOT/docs/benchmarks-reports.part"

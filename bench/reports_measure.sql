@@ -60,6 +60,10 @@ BEGIN
 		t0 := clock_timestamp(); PERFORM bench.map_query(x, y);
 		INSERT INTO bench.lat VALUES ('map', 'rls', extract(epoch FROM clock_timestamp() - t0) * 1000);
 		RESET ROLE;
+		t0 := clock_timestamp();
+		PERFORM h.status FROM api.handle('GET', '/v1/reports', format('bbox=%s,%s,%s,%s', x, y, x + 0.02, y + 0.02),
+										 '{}', NULL, '127.0.0.1', 'bench') h;
+		INSERT INTO bench.lat VALUES ('map route (api.handle)', 'rls', extract(epoch FROM clock_timestamp() - t0) * 1000);
 		PERFORM machi.act_as(staff, 'benchmark of the staff queue');
 		SET LOCAL ROLE machi_owner;
 		t0 := clock_timestamp(); PERFORM bench.queue_query(st);

@@ -25,9 +25,10 @@ CREATE FUNCTION machi.search_query(term text, tenant int DEFAULT NULL) RETURNS t
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN machi.query_ngrams(machi.search_norm(term), coalesce(tenant::text || ':', ''));
 COMMENT ON FUNCTION machi.search_query(text, int) IS 'The n-grams to look up for a search term (prefixed like machi.search_doc).';
+-- called per row: no SET clause (the SQL body is bound at creation; a SET
+-- would switch the configuration on every call and prevent inlining)
 CREATE FUNCTION machi.search_words(doc text, term text) RETURNS boolean
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN NOT EXISTS (SELECT 1 FROM regexp_split_to_table(machi.search_norm(term), '\s+') w
 					   WHERE w <> '' AND strpos(machi.search_norm(doc), w) = 0);
 COMMENT ON FUNCTION machi.search_words(text, text) IS
@@ -207,9 +208,10 @@ COMMENT ON TABLE machi.report_thanks IS '"Thank you" of a citizen on a public re
 
 -- ---- row-level security ----
 
+-- called per row: no SET clause (the SQL body is bound at creation; a SET
+-- would switch the configuration on every call and prevent inlining)
 CREATE FUNCTION machi.is_report_staff(tid int, dept bigint, action text) RETURNS boolean
 	LANGUAGE sql STABLE PARALLEL RESTRICTED
-	SET search_path = pg_catalog, pg_temp
 	RETURN machi.is_operator()
 		OR (tid = machi.current_tenant() AND machi.has_permission('report', action)
 			AND (machi.current_departments() IS NULL OR dept = ANY (machi.current_departments())));
@@ -298,9 +300,10 @@ CREATE POLICY report_transition_write ON machi.report_transition FOR ALL
 
 -- ---- JSON views of a report ----
 
+-- called per row: no SET clause (the SQL body is bound at creation; a SET
+-- would switch the configuration on every call and prevent inlining)
 CREATE FUNCTION machi.report_json(r machi.report) RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL RESTRICTED
-	SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT jsonb_build_object(
 		'id', r.report_id,
@@ -542,6 +545,7 @@ COMMENT ON FUNCTION machi.page_arg(jsonb) IS 'Page size from the limit parameter
 CREATE FUNCTION machi.rt_report_list(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan	-- absent filters fold away
 AS $$
 DECLARE
 	q jsonb := r.query;
@@ -769,9 +773,10 @@ $$;
 COMMENT ON FUNCTION machi.rt_staff_reports(machi.request) IS
 'GET /v1/staff/reports?status=&department=&category=&assignee=&bbox=&from=&to=&q=&after=&limit=: the staff queue of the caller''s tenant (department-scoped roles: their departments), newest first, with counts per status.';
 
+-- called per row: no SET clause (the SQL body is bound at creation; a SET
+-- would switch the configuration on every call and prevent inlining)
 CREATE FUNCTION machi.csv_cell(v text) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN CASE
 		WHEN v IS NULL THEN ''
 		-- cells a spreadsheet would run as a formula are prefixed with '

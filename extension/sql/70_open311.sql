@@ -162,9 +162,10 @@ END
 $$;
 COMMENT ON FUNCTION machi.open311_tenant(machi.request, boolean) IS 'The tenant named by jurisdiction_id (the tenant id), or the API key''s tenant.';
 
+-- called per row: no SET clause (the SQL body is bound at creation; a SET
+-- would switch the configuration on every call and prevent inlining)
 CREATE FUNCTION machi.open311_request_json(rep machi.report) RETURNS jsonb
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT jsonb_build_object(
 		'service_request_id', rep.report_id::text,

@@ -55,9 +55,10 @@ COMMENT ON FUNCTION machi.tenant_read_only(int) IS 'Whether a tenant''s contract
 
 -- ---- export (CSV, RFC 4180) ----
 
+-- called per row: no SET clause (the SQL body is bound at creation; a SET
+-- would switch the configuration on every call and prevent inlining)
 CREATE FUNCTION machi.csv_line(cells text[]) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN (SELECT string_agg(machi.csv_cell(c), ',' ORDER BY n) FROM unnest(cells) WITH ORDINALITY AS u(c, n));
 COMMENT ON FUNCTION machi.csv_line(text[]) IS 'One CSV line of cells (machi.csv_cell: quoting and formula-injection escaping), without the line break.';
 
