@@ -67,6 +67,9 @@ void gw_db_stats(gw_db_t *db, unsigned *ready, unsigned *total, size_t *busy);
 
 /* ---- server loop (main.c) ---------------------------------------------- */
 
+/* random bytes drawn from OpenSSL at once for the request ids of one loop */
+#define GW_RAND_POOL_SIZE 1024
+
 typedef struct st_gw_loop_t {
     h2o_context_t ctx; /* must stay first: req->conn->ctx points here */
     const gw_config_t *cfg;
@@ -85,6 +88,14 @@ typedef struct st_gw_loop_t {
     volatile sig_atomic_t *stop;
     pthread_t tid;
     int fds[GW_MAX_LISTEN];
+    /*
+     * Request ids are taken from this buffer of CSPRNG output, refilled
+     * by one RAND_bytes call when used up: a call per request costs a
+     * getpid() system call (OpenSSL's fork check) and the locks of the
+     * shared random generator.  Only the loop's thread touches it.
+     */
+    unsigned char rand_pool[GW_RAND_POOL_SIZE];
+    size_t rand_left;
 } gw_loop_t;
 
 /*
