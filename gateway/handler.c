@@ -85,20 +85,28 @@ void gw_log(const char *level, const char *fmt, ...)
 
 /*
  * gw_request_id_generate writes 128 random bits as 32 lower-case hex
- * digits plus NUL into out.
+ * digits plus NUL into out.  The bits come from the loop's pool of
+ * CSPRNG output (see gw_loop_t); bytes handed out are cleared, so no id
+ * is issued twice.
  */
-static void gw_request_id_generate(char *out)
+static void gw_request_id_generate(gw_loop_t *loop, char *out)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[GW_REQUEST_ID_LEN / 2];
+    unsigned char *raw;
     size_t i;
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        h2o_fatal("RAND_bytes failed");
-    for (i = 0; i != sizeof(raw); ++i) {
+    if (loop->rand_left < GW_REQUEST_ID_LEN / 2) {
+        if (RAND_bytes(loop->rand_pool, sizeof(loop->rand_pool)) != 1)
+            h2o_fatal("RAND_bytes failed");
+        loop->rand_left = sizeof(loop->rand_pool);
+    }
+    raw = loop->rand_pool + sizeof(loop->rand_pool) - loop->rand_left;
+    loop->rand_left -= GW_REQUEST_ID_LEN / 2;
+    for (i = 0; i != GW_REQUEST_ID_LEN / 2; ++i) {
         out[i * 2] = hex[raw[i] >> 4];
         out[i * 2 + 1] = hex[raw[i] & 15];
     }
+    memset(raw, 0, GW_REQUEST_ID_LEN / 2);
     out[GW_REQUEST_ID_LEN] = '\0';
 }
 
@@ -128,7 +136,7 @@ static gw_reqctx_t *gw_reqctx_new(h2o_req_t *req)
     ctx->req = req;
     ctx->loop = gw_loop_from_req(req);
     ctx->dbreq = NULL;
-    gw_request_id_generate(ctx->request_id);
+    gw_request_id_generate(ctx->loop, ctx->request_id);
     ++ctx->loop->active_requests;
     h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, ctx->request_id, GW_REQUEST_ID_LEN, 1);
     return ctx;
@@ -565,10 +573,27 @@ static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t 
         h2o_set_header_by_str(&req->pool, h, H2O_STRLIT("content-security-policy"), 1, csp, sizeof(csp) - 1, 0);
     if (h2o_find_header_by_str(h, H2O_STRLIT("x-request-id"), -1) == -1) {
         char *id = h2o_mem_alloc_pool(&req->pool, GW_REQUEST_ID_LEN + 1);
-        gw_request_id_generate(id);
+        gw_request_id_generate(gw_loop_from_req(req), id);
         h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("x-request-id"), 0, NULL, id, GW_REQUEST_ID_LEN);
     }
     h2o_setup_next_ostream(req, slot);
+}
+
+/*
+ * gw_accesslog_append adds one line to the loop's access log buffer and
+ * arranges for it to be written at the end of the loop's current turn:
+ * under load one write() then carries the lines of every request that
+ * finished in the turn, instead of one system call per request.
+ */
+static void gw_accesslog_append(gw_loop_t *loop, int fd, const char *line, size_t len)
+{
+    if (loop->accesslog_len + len > sizeof(loop->accesslog) || fd != loop->accesslog_fd)
+        gw_handler_flush_log(loop);
+    loop->accesslog_fd = fd;
+    memcpy(loop->accesslog + loop->accesslog_len, line, len);
+    loop->accesslog_len += len;
+    if (!h2o_timeout_is_linked(&loop->accesslog_flush))
+        h2o_timeout_link(loop->ctx.loop, &loop->ctx.zero_timeout, &loop->accesslog_flush);
 }
 
 /*
@@ -604,9 +629,42 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
         return;
     len = gw_accesslog_format(line, sizeof(line), &now, client[0] != '\0' ? client : "-", method.base, method.len, path.base,
                               path.len, req->res.status, req->bytes_sent, ms, rid);
-    if (len != 0 && write(self->fd, line, len) < 0) {
+    if (len != 0)
+        gw_accesslog_append(gw_loop_from_req(req), self->fd, line, len);
+}
+
+/*
+ * gw_handler_flush_log writes the access log lines the loop has
+ * collected.  Runs at the end of each turn of the loop that logged
+ * something, and when the loop stops.
+ */
+void gw_handler_flush_log(gw_loop_t *loop)
+{
+    if (h2o_timeout_is_linked(&loop->accesslog_flush))
+        h2o_timeout_unlink(&loop->accesslog_flush);
+    if (loop->accesslog_len != 0 && write(loop->accesslog_fd, loop->accesslog, loop->accesslog_len) < 0) {
         /* a full disk must not stop the service */
     }
+    loop->accesslog_len = 0;
+}
+
+/*
+ * on_accesslog_flush is the zero timeout that ends a turn of the loop.
+ */
+static void on_accesslog_flush(h2o_timeout_entry_t *entry)
+{
+    gw_handler_flush_log(H2O_STRUCT_FROM_MEMBER(gw_loop_t, accesslog_flush, entry));
+}
+
+/*
+ * gw_handler_init_loop prepares the per-loop state of this file (the
+ * access log buffer).  Called by each loop's thread after h2o_context_init.
+ */
+void gw_handler_init_loop(gw_loop_t *loop)
+{
+    loop->accesslog_len = 0;
+    loop->accesslog_fd = -1;
+    loop->accesslog_flush.cb = on_accesslog_flush;
 }
 
 /*

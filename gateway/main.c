@@ -167,6 +167,7 @@ static void *gw_loop_run(void *arg)
 
     gl->db = gw_db_create(loop, gl->cfg);
     h2o_context_init(&gl->ctx, loop, gl->globalconf);
+    gw_handler_init_loop(gl);
     gl->accept_ctx.ctx = &gl->ctx;
     for (i = 0; i != gl->num_listeners; ++i) {
         gl->listeners[i] = h2o_evloop_socket_create(loop, gl->fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -184,6 +185,7 @@ static void *gw_loop_run(void *arg)
         while (h2o_now(loop) < until)
             h2o_evloop_run(loop, 50);
     }
+    gw_handler_flush_log(gl);
     gw_db_destroy(gl->db);
     return NULL;
 }

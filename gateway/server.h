@@ -67,6 +67,12 @@ void gw_db_stats(gw_db_t *db, unsigned *ready, unsigned *total, size_t *busy);
 
 /* ---- server loop (main.c) ---------------------------------------------- */
 
+/* random bytes drawn from OpenSSL at once for the request ids of one loop */
+#define GW_RAND_POOL_SIZE 1024
+/* access log lines a loop collects before one write(); PIPE_BUF, so that a
+ * write to a pipe is atomic and never interleaves with another loop's */
+#define GW_ACCESSLOG_BUF_SIZE 4096
+
 typedef struct st_gw_loop_t {
     h2o_context_t ctx; /* must stay first: req->conn->ctx points here */
     const gw_config_t *cfg;
@@ -85,6 +91,23 @@ typedef struct st_gw_loop_t {
     volatile sig_atomic_t *stop;
     pthread_t tid;
     int fds[GW_MAX_LISTEN];
+    /*
+     * Request ids are taken from this buffer of CSPRNG output, refilled
+     * by one RAND_bytes call when used up: a call per request costs a
+     * getpid() system call (OpenSSL's fork check) and the locks of the
+     * shared random generator.  Only the loop's thread touches it.
+     */
+    unsigned char rand_pool[GW_RAND_POOL_SIZE];
+    size_t rand_left;
+    /*
+     * Access log lines of the requests finished in the current turn of the
+     * loop; written with one write() to accesslog_fd at the end of the
+     * turn (a zero timeout), or earlier when the next line does not fit.
+     */
+    char accesslog[GW_ACCESSLOG_BUF_SIZE];
+    size_t accesslog_len;
+    int accesslog_fd;
+    h2o_timeout_entry_t accesslog_flush;
 } gw_loop_t;
 
 /*
@@ -101,6 +124,8 @@ void gw_handler_register(h2o_hostconf_t *hostconf, const gw_config_t *cfg, int l
 void gw_handler_register_common(h2o_pathconf_t *pathconf, const gw_config_t *cfg, int logfd);
 int gw_handler_open_log(const gw_config_t *cfg);
 void gw_handler_track(h2o_req_t *req);
+void gw_handler_init_loop(gw_loop_t *loop);
+void gw_handler_flush_log(gw_loop_t *loop);
 
 /* ---- static.c ---------------------------------------------------------- */
 
