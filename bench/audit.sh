@@ -6,8 +6,8 @@
 #     with a classic PL/pgSQL jsonb audit trigger;
 #  2. time to seal and to verify (C and pure SQL) 1,000,000 audit rows.
 #
-# Runs on a throwaway cluster (like scripts/test.sh) with the installed
-# extension: `make install && bash bench/audit.sh`.  Prints a Markdown
+# Runs on a throwaway cluster (like scripts/test.sh) with the extension as
+# built in this tree: `make && bash bench/audit.sh`.  Prints a Markdown
 # section for docs/benchmarks.md.
 #
 # Each configuration runs BENCH_ROUNDS times (default 3), alternating, for
@@ -31,11 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT
 chmod 0755 "$TMP"
+# this build of the extension, whatever is installed (scripts/cluster.sh)
+cluster_private_tree "$TMP" "$ROOT"
+CLIBIN=$(pg_config --bindir)
 cluster_init "$TMP/pg" "$PORT" "synchronous_commit = off" "shared_buffers = 256MB" \
 	"max_wal_size = 4GB" "autovacuum = off" >/dev/null
 cluster_start "$TMP/pg"
 export PGHOST="$TMP/pg" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres
-PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
+PSQL="$CLIBIN/psql -X -q -v ON_ERROR_STOP=1"
 
 $PSQL <<'SQL'
 CREATE EXTENSION machi CASCADE;
@@ -102,7 +105,7 @@ run() {	# run NAME TABLE KIND -> prints tps
 		printf '%s\n' '\set id random(1, 100000)' \
 			"UPDATE $t SET status = CASE status WHEN 'received' THEN 'in_progress' ELSE 'received' END, updated_at = now() WHERE id = :id;" >"$f"
 	fi
-	"$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$f" 2>/dev/null |
+	"$CLIBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$f" 2>/dev/null |
 		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 
