@@ -116,7 +116,7 @@ async function route() {
 		if (session.account.must_change_password || name === 'password') return await passwordView(ctx);
 		if (name === 'reports' && path[1]) return await detailView(ctx, path[1]);
 		if (name === 'reports') return await queueView(ctx);
-		if (name === 'admin') return await adminView(ctx);
+		if (name === 'admin') return await adminView(ctx, path[1] || 'staff');
 		return await topView(ctx);
 	} catch (e) {
 		if (!ctx.isCurrent()) return;

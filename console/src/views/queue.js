@@ -10,7 +10,7 @@ import { createMap, statusMarker, fitMarkers } from '../map.js';
 const FILTERS = ['status', 'department', 'category', 'assignee', 'from', 'to', 'q'];
 
 // the day after a YYYY-MM-DD date: "to" is inclusive in the form, exclusive in the API
-function nextDay(d) {
+export function nextDay(d) {
 	const x = new Date(d + 'T00:00:00Z');
 	if (Number.isNaN(x.getTime())) return d;
 	x.setUTCDate(x.getUTCDate() + 1);
