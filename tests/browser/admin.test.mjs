@@ -23,12 +23,7 @@ before(async () => {
 
 after(async () => { await env.stop(); });
 
-async function loggedIn(s = admin) {
-	const page = await env.page();
-	await env.login(page, s.email, s.password);
-	await page.waitForSelector('#notices');
-	return page;
-}
+const loggedIn = (s = admin) => env.loggedIn(s);
 
 async function section(page, name) {
 	await page.goto(`${env.base}/console/#/admin/${name}`);
@@ -128,9 +123,7 @@ test('a tenant admin adds and renames a department, then routes a new category t
 	assert.equal(psql(`SELECT department_id FROM machi.category WHERE tenant_id = ${A} AND code = ${lit(code)};`)[0][0], otherDept);
 	// another municipality's admin cannot route anything to this department
 	const [[bCat]] = psql(`SELECT min(category_id) FROM machi.category WHERE tenant_id = ${B};`);
-	const other = await env.page();
-	await env.login(other, otherAdmin.email, otherAdmin.password);
-	await other.waitForSelector('#notices');
+	const other = await loggedIn(otherAdmin);
 	const res = await other.evaluate(async ([id, dept]) => {
 		const s = await (await fetch('/v1/auth/session')).json();
 		const r = await fetch(`/v1/admin/categories/${id}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },

@@ -26,12 +26,7 @@ SELECT machi.create_incident(${lit('写真の表示が遅い障害 ' + tok)}, no
 
 after(async () => { await env.stop(); });
 
-async function loggedIn(s = admin) {
-	const page = await env.page();
-	await env.login(page, s.email, s.password);
-	await page.waitForSelector('#notices');
-	return page;
-}
+const loggedIn = (s = admin) => env.loggedIn(s);
 
 test('a failed login shows the server\'s one generic message', async () => {
 	const page = await env.page();

@@ -7,19 +7,11 @@ import { get, qs } from '../api.js';
 import { session } from '../session.js';
 import { navigate } from '../main.js';
 import { errorText } from './common.js';
-import { nextDay } from './queue.js';
+import { apiFilters } from './queue.js';
 
 const FILTERS = ['account', 'report', 'type', 'from', 'to'];
-export const AUDIT_TYPES = ['row', 'api_call', 'export', 'pii_disclosure', 'role_changed', 'account_locked',
+const AUDIT_TYPES = ['row', 'api_call', 'export', 'pii_disclosure', 'role_changed', 'account_locked',
 	'account_unlocked', 'permission_denied', 'act_as'];
-
-function apiFilters(query) {
-	const f = {};
-	for (const k of FILTERS) if (query.get(k)) f[k] = query.get(k);
-	if (f.to) f.to = nextDay(f.to);		// inclusive in the form, exclusive in the API
-	if (query.get('limit')) f.limit = query.get('limit');
-	return f;
-}
 
 function who(id) {
 	if (id == null) return '';
@@ -101,5 +93,5 @@ export async function auditView(ctx, nav) {
 			more.disabled = false;
 		}
 	};
-	await load('/v1/admin/audit' + qs(apiFilters(q)));
+	await load('/v1/admin/audit' + qs(apiFilters(q, FILTERS)));
 }
