@@ -307,7 +307,7 @@ machi_now(PG_FUNCTION_ARGS)
 }
 
 /*
- * machi.token_new() -> text: a new opaque token (session, CSRF, e-mail
+ * machi.token_new() -> text: a new opaque token (session, e-mail
  * link).  Only its hash may be stored.
  */
 Datum
