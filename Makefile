@@ -16,7 +16,7 @@ SHLIB_LINK = -lsodium -lzxcvbn
 # pg_regress: one file per feature, in two groups that each run in a fresh
 # database (scripts/test.sh): the API and its data, and the audit trail
 REGRESS_CORE = install privileges admin context rls routing locate reports photos open311 notices scheduler notify \
-	crypto passwords login sessions staff_admin registration pii_scan admin_api tenant_exit
+	crypto passwords login sessions staff_admin registration pii_scan admin_api tenant_exit auth_session audit_api
 REGRESS_AUDIT = install audit_coverage audit_row audit_append_only audit_seal audit_events
 REGRESS = $(REGRESS_CORE) $(filter-out install,$(REGRESS_AUDIT))
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/var/test/regress

@@ -20,6 +20,7 @@
 /* routes a caller who must change their password may still use */
 #define ROUTE_PASSWORD_CHANGE	"/v1/auth/password/change"
 #define ROUTE_LOGOUT			"/v1/auth/logout"
+#define ROUTE_SESSION			"/v1/auth/session"
 
 /*
  * CookieValue: the value of the named cookie in a Cookie header, or NULL.
@@ -130,6 +131,9 @@ AuthenticateToken(MachiHttpRequest *hr)
 	MachiContextSetAccount(info.account_id, hr->client_addr_text, hr->request_id);
 	MachiContextSave(&c);
 	c.session_id = info.session_id;
+	/* GET /v1/auth/session gives it back to a reloaded console page */
+	if (via_cookie && info.cookie_session)
+		MachiCsrfToken(token, strlen(token), c.csrf);
 	MachiContextRestore(&c);
 }
 
@@ -164,7 +168,9 @@ TenantReadOnly(int32 tenant_id)
  * the route's access rule.  A bearer token or session cookie makes its
  * account the caller (session.c); a DBA who called machi.act_as() earlier in
  * the transaction is that account for requests that carry no credentials.
- * An account that must change its password may only change it or log out.
+ * An account that must change its password may only change it, log out, or
+ * read its session (GET /v1/auth/session, so that a reloaded console can
+ * still show the forced change).
  *
  * route_auth is "public" (anybody), "user" (any signed-in account),
  * "citizen" or "staff".
@@ -189,7 +195,8 @@ MachiAuthenticate(MachiHttpRequest *hr, const char *route_auth)
 	hr->have_authed = true;
 
 	if (ctx->must_change_password && ctx->session_id != 0 &&
-		strcmp(hr->route, ROUTE_PASSWORD_CHANGE) != 0 && strcmp(hr->route, ROUTE_LOGOUT) != 0)
+		strcmp(hr->route, ROUTE_PASSWORD_CHANGE) != 0 && strcmp(hr->route, ROUTE_LOGOUT) != 0 &&
+		!(strcmp(hr->route, ROUTE_SESSION) == 0 && strcmp(hr->method, "GET") == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_MACHI_FORBIDDEN),
 				 errmsg("you must change your password first"),

@@ -54,6 +54,8 @@ typedef struct MachiContext
 	int			ndepts;			/* department scope; 0 = whole tenant */
 	int64		depts[MACHI_MAX_DEPTS];
 	int64		session_id;		/* 0 = none */
+	char		csrf[44];		/* CSRF token of a cookie-authenticated
+								 * request, "" otherwise (session.c) */
 	bool		must_change_password;
 	bool		act_as;			/* set by machi.act_as() */
 	char		client_addr[64];

@@ -11,7 +11,9 @@
  * consoles get the token in an __Host- cookie and a second, CSRF token in
  * the login response, of which the session also keeps only the SHA-256;
  * state-changing requests authenticated by the cookie must echo it in the
- * X-CSRF-Token header.
+ * X-CSRF-Token header.  The CSRF token is derived from the session token
+ * (MachiCsrfToken), so that a reloaded console page, which lost it, can ask
+ * for it again with the cookie alone (GET /v1/auth/session).
  *
  * Lifetimes: every session has an absolute expiry (machi.*_session_lifetime)
  * and staff sessions also end after the tenant's staff_idle_timeout without
@@ -103,6 +105,41 @@ MachiTokenHash(const char *token, size_t len, uint8 out[32])
 }
 
 /*
+ * MachiCsrfToken: the CSRF token of a cookie session, derived from its
+ * session token: HMAC-SHA-256 keyed with the token over a fixed label,
+ * base64url without padding (43 characters), into out.
+ *
+ * Why derived rather than a second random token: the console keeps the CSRF
+ * token in memory only, so a page reload loses it.  Derived, the server can
+ * give it again to whoever presents the cookie (which only the browser
+ * sends, and only to this origin: SameSite=Strict), while a page of another
+ * origin can neither read the cookie (HttpOnly) nor the answer (same-origin
+ * policy).  The HMAC is one-way: the CSRF token, which page scripts see,
+ * gives nothing about the session token, which they never see.  It is the
+ * same for every tab of one session and needs nothing stored beyond the
+ * hash the session kept before.
+ */
+void
+MachiCsrfToken(const char *token, size_t len, char out[MACHI_TOKEN_CHARS + 1])
+{
+	static const char label[] = "machi-csrf-1";
+	crypto_auth_hmacsha256_state st;
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+
+	StaticAssertStmt(crypto_auth_hmacsha256_BYTES == MACHI_TOKEN_BYTES,
+					 "a CSRF token is as long as a session token");
+	StaticAssertStmt(sizeof(((MachiContext *) 0)->csrf) == MACHI_TOKEN_CHARS + 1,
+					 "MachiContext.csrf holds one token");
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *) token, len);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *) label, sizeof(label) - 1);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2base64(out, MACHI_TOKEN_CHARS + 1, mac, sizeof(mac),
+					  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(mac, sizeof(mac));
+}
+
+/*
  * TokenWellFormed: 43 base64url characters; anything else is refused
  * without a table lookup.
  */
@@ -182,6 +219,8 @@ MachiSessionLookup(const char *token, bool via_cookie, const char *csrf,
 		info->account_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		info->idle_minutes = isnull ? 0 : DatumGetInt32(d);
+		(void) SPI_getbinval(tup, desc, 6, &isnull);
+		info->cookie_session = !isnull;
 		if (DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
 			rc = MACHI_SESSION_EXPIRED;
 		else if ((d = SPI_getbinval(tup, desc, 4, &isnull)), !isnull && DatumGetBool(d))
@@ -255,6 +294,8 @@ PG_FUNCTION_INFO_V1(machi_now);
 PG_FUNCTION_INFO_V1(machi_token_new);
 PG_FUNCTION_INFO_V1(machi_token_hash);
 PG_FUNCTION_INFO_V1(machi_current_session);
+PG_FUNCTION_INFO_V1(machi_csrf_token);
+PG_FUNCTION_INFO_V1(machi_current_csrf_token);
 
 /*
  * machi.now() -> timestamptz: the identity clock (see MachiNow).
@@ -266,7 +307,7 @@ machi_now(PG_FUNCTION_ARGS)
 }
 
 /*
- * machi.token_new() -> text: a new opaque token (session, CSRF, e-mail
+ * machi.token_new() -> text: a new opaque token (session, e-mail
  * link).  Only its hash may be stored.
  */
 Datum
@@ -301,4 +342,34 @@ machi_current_session(PG_FUNCTION_ARGS)
 	if (!c->valid || c->session_id == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(c->session_id);
+}
+
+/*
+ * machi.csrf_token(token text) -> text: the CSRF token of a cookie session
+ * opened with this session token (see MachiCsrfToken).
+ */
+Datum
+machi_csrf_token(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	char		out[MACHI_TOKEN_CHARS + 1];
+
+	MachiCsrfToken(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), out);
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/*
+ * machi.current_csrf_token() -> text: the CSRF token of the session that
+ * authenticated the current API call by its cookie; NULL when the call came
+ * without the cookie (bearer token, anonymous, psql) or its session is not
+ * a console session.
+ */
+Datum
+machi_current_csrf_token(PG_FUNCTION_ARGS)
+{
+	const MachiContext *c = MachiContextGet();
+
+	if (!c->valid || c->session_id == 0 || c->csrf[0] == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(c->csrf));
 }

@@ -30,11 +30,13 @@ typedef struct MachiSessionInfo
 	int64		session_id;
 	int64		account_id;
 	int			idle_minutes;	/* the idle timeout, for the message */
+	bool		cookie_session; /* opened for a console (has a CSRF token) */
 } MachiSessionInfo;
 
 extern TimestampTz MachiNow(void);
 extern char *MachiTokenNew(void);
 extern void MachiTokenHash(const char *token, size_t len, uint8 out[32]);
+extern void MachiCsrfToken(const char *token, size_t len, char out[MACHI_TOKEN_CHARS + 1]);
 extern MachiSessionStatus MachiSessionLookup(const char *token, bool via_cookie,
 											 const char *csrf, bool state_changing,
 											 MachiSessionInfo *info);

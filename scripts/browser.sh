@@ -24,7 +24,7 @@ fi
 
 cd "$ROOT"
 timeout 300 node --test --test-reporter=tap --test-concurrency=2 \
-	tests/browser/console.test.mjs tests/browser/idle.test.mjs >"$TMP/browser.out" 2>&1
+	tests/browser/console.test.mjs tests/browser/admin.test.mjs tests/browser/idle.test.mjs >"$TMP/browser.out" 2>&1
 rc=$?
 ok=$(grep -E '^# pass [0-9]+' "$TMP/browser.out" | tail -1 | grep -oE '[0-9]+')
 bad=$(grep -E '^# fail [0-9]+' "$TMP/browser.out" | tail -1 | grep -oE '[0-9]+')

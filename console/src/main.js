@@ -2,7 +2,7 @@
 import { h, replace } from './dom.js';
 import { t, getLang, setLang } from './i18n.js';
 import { get, onActivity, onAuthLost, hasSession } from './api.js';
-import { session, isAdmin, logout, end, idle } from './session.js';
+import { session, isAdmin, logout, end, idle, start } from './session.js';
 import { loginView, forgotView, resetView, passwordView } from './views/auth.js';
 import { topView } from './views/top.js';
 import { queueView } from './views/queue.js';
@@ -116,7 +116,7 @@ async function route() {
 		if (session.account.must_change_password || name === 'password') return await passwordView(ctx);
 		if (name === 'reports' && path[1]) return await detailView(ctx, path[1]);
 		if (name === 'reports') return await queueView(ctx);
-		if (name === 'admin') return await adminView(ctx);
+		if (name === 'admin') return await adminView(ctx, path[1] || 'staff');
 		return await topView(ctx);
 	} catch (e) {
 		if (!ctx.isCurrent()) return;
@@ -124,16 +124,33 @@ async function route() {
 	}
 }
 
+// After a reload the page has lost the CSRF token, which lives in memory
+// only; the HttpOnly cookie still names the session.  GET /v1/auth/session
+// answers a cookie-authenticated request with the session's account and its
+// CSRF token, so the console carries on where it was.
+async function resume() {
+	let s;
+	try {
+		s = await get('/v1/auth/session');
+	} catch {
+		return;		// no session (401), or it ended
+	}
+	if (!s.csrf_token || s.account.kind !== 'staff') return;
+	start(s, null);
+	try {
+		if (!s.account.must_change_password) {
+			session.email = (await get('/v1/me')).profile?.email ?? null;
+			await loadContext();
+		}
+	} catch {
+		end();
+		flashLogin('login.expired');
+	}
+}
+
 async function boot() {
 	await loadConfig();
-	// the CSRF token lives in memory only: after a reload the cookie alone is
-	// not enough to work, so a reload asks for the password again
-	if (!hasSession()) {
-		try {
-			await get('/v1/me');
-			flashLogin('login.reloaded');
-		} catch { /* no session */ }
-	}
+	if (!hasSession()) await resume();
 	window.addEventListener('hashchange', route);
 	route();
 }

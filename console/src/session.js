@@ -15,6 +15,7 @@ export function isAdmin() {
 	return session.account && session.account.role === 'tenant_admin';
 }
 
+// start(body, email): the answer of POST /v1/auth/login or GET /v1/auth/session
 export function start(loginBody, email) {
 	setCsrf(loginBody.csrf_token);
 	session.account = loginBody.account;

@@ -305,6 +305,18 @@ CREATE FUNCTION machi.token_hash(token text) RETURNS bytea
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION machi.token_hash(text) IS 'SHA-256 of a token, the only form in which tokens are stored.';
 
+CREATE FUNCTION machi.csrf_token(token text) RETURNS text
+	AS 'MODULE_PATHNAME', 'machi_csrf_token'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION machi.csrf_token(text) IS
+'The CSRF token of a console (cookie) session opened with this session token: HMAC-SHA-256 keyed with the token, base64url (43 characters). Derived so that GET /v1/auth/session can give it again after a page reload; it reveals nothing of the session token. Store only machi.token_hash() of it.';
+
+CREATE FUNCTION machi.current_csrf_token() RETURNS text
+	AS 'MODULE_PATHNAME', 'machi_current_csrf_token'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION machi.current_csrf_token() IS
+'The CSRF token of the console session whose cookie authenticated the current API call; NULL for bearer tokens, anonymous callers and outside api.handle.';
+
 CREATE FUNCTION machi.identity_event(type text, detail jsonb) RETURNS void
 	AS 'MODULE_PATHNAME', 'machi_identity_event'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;

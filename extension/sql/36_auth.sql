@@ -21,7 +21,7 @@ DECLARE
 	t timestamptz := machi.now();
 BEGIN
 	token := machi.token_new();
-	csrf := CASE WHEN cookie THEN machi.token_new() END;
+	csrf := CASE WHEN cookie THEN machi.csrf_token(token) END;
 	expires_at := t + CASE WHEN kind = 'citizen'
 						   THEN current_setting('machi.citizen_session_lifetime')::interval
 						   ELSE current_setting('machi.staff_session_lifetime')::interval END;
@@ -33,7 +33,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION machi.session_create(bigint, text, inet, boolean) IS
-'Open a session for an account: a new token (and CSRF token for cookie sessions), of which only the SHA-256 is stored; absolute expiry from machi.citizen_session_lifetime or machi.staff_session_lifetime.';
+'Open a session for an account: a new token (and, for cookie sessions, the CSRF token derived from it by machi.csrf_token), of which only the SHA-256 is stored; absolute expiry from machi.citizen_session_lifetime or machi.staff_session_lifetime.';
 
 CREATE FUNCTION machi.sessions_revoke(aid bigint, keep bigint, reason text) RETURNS int
 	LANGUAGE sql VOLATILE
@@ -235,6 +235,42 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION machi.rt_logout(machi.request) IS 'POST /v1/auth/logout: revoke the current session and clear the cookie.';
+
+CREATE FUNCTION machi.rt_auth_session(r machi.request) RETURNS machi.response
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	s machi.session;
+	a machi.account;
+	csrf text := machi.current_csrf_token();
+	body jsonb;
+BEGIN
+	SELECT * INTO s FROM machi.session x
+	WHERE x.session_id = machi.current_session() AND x.account_id = machi.current_account();
+	IF NOT FOUND THEN
+		-- a DBA acting as an account from psql has no session to describe
+		PERFORM machi.fail(401, 'this request was not made with a session', NULL, 'authentication_required');
+	END IF;
+	SELECT * INTO STRICT a FROM machi.account x WHERE x.account_id = s.account_id;
+	body := jsonb_build_object(
+		'token_type', CASE WHEN s.csrf_hash IS NOT NULL THEN 'cookie' ELSE 'Bearer' END,
+		'session_id', s.session_id,
+		'created_at', s.created_at,
+		'expires_at', s.expires_at,
+		'account', jsonb_build_object('id', a.account_id, 'kind', a.kind, 'role', a.role_name,
+									  'tenant_id', a.tenant_id,
+									  'must_change_password', a.must_change_password,
+									  'email_verified', a.email_verified_at IS NOT NULL));
+	IF csrf IS NOT NULL THEN
+		body := body || jsonb_build_object('csrf_token', csrf);
+	END IF;
+	RETURN machi.ok(body);
+END
+$$;
+COMMENT ON FUNCTION machi.rt_auth_session(machi.request) IS
+'GET /v1/auth/session: the caller''s session (type, expiry) and account, as the login answer gives them, plus the CSRF token when the request came with the console''s session cookie: a reloaded console page gets it again without asking for the password. Readable by other origins neither (same-origin policy) nor with another session''s cookie. Allowed while must_change_password is set.';
 
 -- ---- registration and e-mail verification ----
 
@@ -617,6 +653,7 @@ COMMENT ON FUNCTION machi.rt_me_session_delete(machi.request) IS 'DELETE /v1/me/
 INSERT INTO machi.route (method, pattern, handler, auth, max_body, description) VALUES
 	('POST', '/v1/auth/login', 'machi.rt_login(machi.request)', 'public', 8192, 'Sign in with e-mail and password.'),
 	('POST', '/v1/auth/logout', 'machi.rt_logout(machi.request)', 'user', 1024, 'Sign out (revoke this session).'),
+	('GET', '/v1/auth/session', 'machi.rt_auth_session(machi.request)', 'user', 0, 'The current session and account (and the CSRF token of a console cookie session).'),
 	('POST', '/v1/auth/register', 'machi.rt_register(machi.request)', 'public', 16384, 'Register a citizen account.'),
 	('POST', '/v1/auth/verify-email', 'machi.rt_verify_email(machi.request)', 'public', 1024, 'Confirm an e-mail address with the single-use link.'),
 	('POST', '/v1/auth/password/forgot', 'machi.rt_password_forgot(machi.request)', 'public', 1024, 'E-mail a password reset link.'),

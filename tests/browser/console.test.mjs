@@ -26,12 +26,7 @@ SELECT machi.create_incident(${lit('写真の表示が遅い障害 ' + tok)}, no
 
 after(async () => { await env.stop(); });
 
-async function loggedIn(s = admin) {
-	const page = await env.page();
-	await env.login(page, s.email, s.password);
-	await page.waitForSelector('#notices');
-	return page;
-}
+const loggedIn = (s = admin) => env.loggedIn(s);
 
 test('a failed login shows the server\'s one generic message', async () => {
 	const page = await env.page();
@@ -102,9 +97,12 @@ test('the queue filters by text, category and status; the CSV has the same rows'
 	await page.waitForSelector('#filters');
 	await page.fill('#f-q', tok);
 	await page.click('#f-submit');
+	// the filtered screen, not the one before it (which may list the same rows)
+	await page.waitForFunction((q) => location.hash.includes(`q=${q}`), tok);
 	await page.waitForSelector(`#queue-table tr[data-id="${ids.park}"]`);
 	assert.equal(await page.locator('#queue-table tbody tr').count(), 2);
-	assert.equal(await page.locator('#queue-map path.marker').count(), 2, 'one marker per report');
+	// one marker per report (drawn with the rows; the map may still be laying out)
+	await page.waitForFunction(() => document.querySelectorAll('#queue-map path.marker').length === 2, null, { timeout: 5000 });
 	await page.selectOption('#f-category', 'park');
 	await page.click('#f-submit');
 	await page.waitForFunction(() => document.querySelectorAll('#queue-table tbody tr').length === 1);

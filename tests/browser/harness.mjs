@@ -105,6 +105,14 @@ export class Env {
 		await page.click('#login-submit');
 	}
 
+	// a new page logged in as s, on the top page
+	async loggedIn(s) {
+		const page = await this.page();
+		await this.login(page, s.email, s.password);
+		await page.waitForSelector('#notices');
+		return page;
+	}
+
 	// a staff member; ready: the initial password already changed to the returned one
 	async staff(tenant, role = 'tenant_admin', { ready = true, departments = null } = {}) {
 		const email = `${token('staff')}@example.jp`;

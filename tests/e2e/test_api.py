@@ -111,3 +111,50 @@ def test_request_id_reaches_the_audit_trail(gateway, cluster):
         row = conn.execute("SELECT event, detail->>'path', (detail->>'status')::int FROM machi.audit_log "
                            "WHERE request_id = %s AND event = 'api_call'", (rid,)).fetchone()
     assert row == ("api_call", "/v1/tenants/12101/categories", 200)
+
+
+def test_console_cookie_session_survives_a_reload(gateway, cluster):
+    """A console (cookie) session gets its CSRF token back from GET /v1/auth/session, as a
+    reloaded page does, and writes with it through the gateway; without it, or with another
+    session's token, the write is refused."""
+    import re
+    import secrets
+
+    email = f"e2e-reload-{secrets.token_hex(4)}@example.jp"
+    with cluster.connect() as conn:
+        initial = conn.execute("SELECT initial_password FROM machi.create_staff(12101, %s, 'E2E 再読込', 'staff')",
+                               (email,)).fetchone()[0]
+
+    def login():
+        r = gateway.post("/v1/auth/login", json={"email": email, "password": initial, "cookie": True})
+        assert r.status_code == 200, r.text
+        m = re.match(r"__Host-machi_session=([A-Za-z0-9_-]{43});", r.headers["set-cookie"])
+        assert m, r.headers["set-cookie"]
+        return {"Cookie": f"__Host-machi_session={m.group(1)}"}, r.json()["csrf_token"]
+
+    cookie, csrf = login()
+    other_cookie, other_csrf = login()
+    # "the reload": only the cookie is left
+    r = gateway.get("/v1/auth/session", headers=cookie)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["csrf_token"] == csrf and body["token_type"] == "cookie"
+    assert body["account"]["must_change_password"] is True
+    assert "no-store" in r.headers["cache-control"]
+    assert other_csrf != csrf
+    assert gateway.get("/v1/auth/session", headers=other_cookie).json()["csrf_token"] == other_csrf
+    new_password = f"reloaded console {secrets.token_hex(6)} 港"
+    change = {"current_password": initial, "new_password": new_password}
+    assert gateway.post("/v1/auth/password/change", json=change, headers=cookie).status_code == 403
+    r = gateway.post("/v1/auth/password/change", json=change, headers={**cookie, "X-CSRF-Token": other_csrf})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "csrf_failed")
+    r = gateway.post("/v1/auth/password/change", json=change, headers={**cookie, "X-CSRF-Token": body["csrf_token"]})
+    assert r.status_code == 200, r.text
+    assert gateway.get("/v1/me", headers=cookie).status_code == 200
+    # the token is nowhere in the database, only its hash
+    with cluster.connect() as conn:
+        n = conn.execute("SELECT count(*) FROM machi.session WHERE csrf_hash = sha256(convert_to(%s, 'UTF8'))",
+                         (csrf,)).fetchone()[0]
+    assert n == 1
+    # anonymous: nothing to give
+    assert gateway.get("/v1/auth/session").status_code == 401

@@ -1,21 +1,46 @@
-// admin.js: tenant administration: staff accounts, roles, idle timeout.
+// admin.js: tenant administration: the sections' navigation, and the
+// staff section (accounts, roles, idle timeout).
 import { h, replace, option, field } from '../dom.js';
 import { t, label, dateTime, ROLES } from '../i18n.js';
 import { get, post, patch } from '../api.js';
 import { session, isAdmin } from '../session.js';
 import { errorText } from './common.js';
+import { departmentsView, categoriesView } from './admin_catalogue.js';
+import { keysView, exportsView } from './admin_keys.js';
+import { auditView } from './audit.js';
 
-export async function adminView(ctx) {
+const SECTIONS = {
+	staff: staffView,
+	departments: departmentsView,
+	categories: categoriesView,
+	keys: keysView,
+	exports: exportsView,
+	audit: auditView,
+};
+
+// the sections of #/admin/<section>, the current one marked
+export function adminNav(current) {
+	return h('nav', { class: 'subnav', id: 'admin-nav', 'aria-label': t('admin.heading') },
+		Object.keys(SECTIONS).map((k) => h('a', { href: k === 'staff' ? '#/admin' : `#/admin/${k}`, 'data-section': k,
+			'aria-current': k === current ? 'page' : null }, t(`admin.section.${k}`))));
+}
+
+export async function adminView(ctx, section) {
 	if (!isAdmin()) {
 		replace(ctx.main, h('h1', {}, t('admin.heading')), h('p', { class: 'error' }, t('admin.onlyAdmins')));
 		return;
 	}
+	const view = SECTIONS[section] || staffView;
+	await view(ctx, adminNav(SECTIONS[section] ? section : 'staff'));
+}
+
+async function staffView(ctx, nav) {
 	const [staffBody, tenantBody] = await Promise.all([get('/v1/admin/staff'), get('/v1/admin/tenant')]);
 	if (!ctx.isCurrent()) return;
 	session.staff = staffBody.staff;
 	session.idleMinutes = tenantBody.staff_idle_timeout_minutes;
 	const created = h('div', { id: 'staff-created', role: 'status' });
-	replace(ctx.main, h('h1', {}, t('admin.heading')),
+	replace(ctx.main, h('h1', {}, t('admin.heading')), nav,
 		h('section', { class: 'card', id: 'staff-card' }, h('h2', {}, t('admin.staff')), created,
 			staffTable(staffBody.staff), createForm(created)),
 		timeoutForm(tenantBody.staff_idle_timeout_minutes));

@@ -17,9 +17,10 @@ function nextDay(d) {
 	return x.toISOString().slice(0, 10);
 }
 
-export function apiFilters(query) {
+// the API's query from the screen's URL: the filters in keys, "to" made exclusive
+export function apiFilters(query, keys = FILTERS) {
 	const f = {};
-	for (const k of FILTERS) if (query.get(k)) f[k] = query.get(k);
+	for (const k of keys) if (query.get(k)) f[k] = query.get(k);
 	if (f.to) f.to = nextDay(f.to);
 	if (query.get('limit')) f.limit = query.get('limit');	// page size (URL only; the API's default is 50)
 	return f;
