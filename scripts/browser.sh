@@ -11,6 +11,10 @@ TMP=$1
 DB=${MACHI_BROWSER_DB:-machi_e2e}
 export MACHI_BROWSER_DB=$DB PGUSER=${PGUSER:-postgres}
 
+# the console as it is in this tree (make deps builds it too; this is cheap)
+if [ -d "$ROOT/console/node_modules" ] && command -v node >/dev/null 2>&1; then
+	node "$ROOT/console/build.mjs" >/dev/null
+fi
 if [ ! -x /usr/bin/chromium ] || [ ! -d "$ROOT/console/node_modules/playwright-core" ] || [ ! -f "$ROOT/console/dist/index.html" ]; then
 	echo "browser: chromium, console/node_modules or console/dist missing (run make deps)"
 	echo "browser: 0 passed, 1 failed"
