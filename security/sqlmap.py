@@ -80,7 +80,8 @@ def scan_fixtures(w):
     - a live password-reset token of scan_login and a used verification
       token;
     - in tenant B (tenant A is what the readers read): two staff members,
-      a department, a category and a revoked API key."""
+      a department, a category, a revoked API key and a live one for the
+      Open311 posts."""
     acc = w["accounts"]
     fx = {}
     login = {"email": w["emails"]["scan_login"], "password": w["passwords"]["scan_login"]}
@@ -132,6 +133,8 @@ def scan_fixtures(w):
                             ("staff", "id"))
         fx["api_key"] = made("POST", "/v1/admin/api-keys", {"label": "sqlmap revoked"})
         made("DELETE", f"/v1/admin/api-keys/{fx['api_key']}", None)
+        # the Open311 posts get a key of their own: no other check revokes it
+        fx["o311_key"] = made("POST", "/v1/admin/api-keys", {"label": "sqlmap Open311"}, ("key",))
     return fx
 
 
@@ -158,7 +161,7 @@ def targets(w, tokens, own, fx):
     # registration of new addresses: each request gets a fresh address (the
     # profile fields are stored only for a new account)
     fresh_email = "import secrets; email = 'sqlmap-%s@example.invalid' % secrets.token_hex(6)"
-    kb = w["api_keys"]["b"]
+    kb = fx["o311_key"]
     r_priv, r_pub = w["reports"]["private_a"], w["reports"]["public_a"]
     bbox = "140.0,35.5,140.2,35.7"
     t = [
@@ -330,6 +333,23 @@ def route_inputs(c):
     return {f"{m} {p}": takes_input(m, p, mb, src or "") for m, p, mb, src in rows}
 
 
+# The answer sqlmap's unmodified request gets where it is not a 2xx (sqlmap
+# warns "the web server responded with an HTTP error code"): each by design,
+# see targets().  Any other refusal of the unmodified request means the
+# payloads never got past it (a revoked key, a lost session): a failure.
+# (Codes given to --ignore-code draw no warning: the 401 of the login target's
+# wrong password, the 401 of a tampered credential.)
+EXPECTED_REFUSAL = {
+    "verify-email": 400,       # a used link
+    "password-reset": 422,     # a password containing the login id
+    "password-change": 422,    # the new password equals the current one
+    "staff-create": 409,       # an existing e-mail address
+    "department-create": 409,  # an existing name
+    "category-create": 409,    # an existing code
+    "photo-add": 400,          # no image: the path id is what is attacked
+}
+
+
 def run_one(t, tokens):
     name, route, who, url, data, ctype = t[:6]
     extra = list(t[6]) if len(t) > 6 else []
@@ -373,8 +393,11 @@ def run_one(t, tokens):
     tested = sorted(set(re.findall(r"testing (?:URI|GET|POST|\(custom\) POST|JSON|custom) parameter '([^']+)'", out)
                         + re.findall(r"parameter '([^']+)' does not seem to be injectable", out)))
     statuses = re.findall(r"(\d{3}) \([^)]*\) - (\d+) times", out)
+    refused = re.search(r"responded with an HTTP error code \((\d{3})\)", out)
+    refused = int(refused.group(1)) if refused else None
     return {"name": name, "route": route, "as": who or "anonymous", "findings": findings, "timed_out": timed_out,
-            "seconds": round(time.monotonic() - t0, 1), "points": tested, "statuses": statuses}
+            "seconds": round(time.monotonic() - t0, 1), "points": tested, "statuses": statuses,
+            "original_refused": refused, "unexpected_refusal": refused != EXPECTED_REFUSAL.get(name)}
 
 
 def main():
@@ -400,6 +423,8 @@ def main():
     no_input = sorted(r for r, i in inputs.items() if not i)
     n_find = sum(len(r["findings"]) for r in results)
     untested = [r["name"] for r in results if not r["points"]]
+    untested += [f"{r['name']} (its unmodified request got {r['original_refused']})" for r in results
+                 if r["unexpected_refusal"]]
     summary = {"tool": "sqlmap", "version": version, "targets": results, "uncovered_routes": uncovered,
                "no_input_routes": no_input, "input_routes": sum(1 for i in inputs.values() if i),
                "findings": n_find, "untested": untested, "options": "--level 3 --risk 2 --technique BEUST --dbms PostgreSQL"}
