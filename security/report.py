@@ -17,7 +17,7 @@ PROMISE = [
     ("buffer overflow", "libFuzzer with ASan+UBSan (image stripper, path/query decoder, gateway parsers); ffuf sweep (long and multi-byte inputs); gateway limits"),
     ("reflected XSS", "wapiti xss; ffuf sweep (script payloads, content type of every reflection)"),
     ("persistent XSS", "wapiti permanentxss; CSV/JSON/XML output only, nosniff"),
-    ("SQL injection", "sqlmap on every input-taking route (anonymous, Open311, citizen, staff); wapiti sql, blindsql"),
+    ("SQL injection", "sqlmap on every input-taking route (anonymous, Open311, identity, citizen, staff, tenant admin) and on the credential; wapiti sql, blindsql"),
     ("server-side include", "ffuf sweep (SSI directives with an evaluation marker)"),
     ("server-side code injection", "wapiti exec; ffuf sweep (template and SQL-concatenation payloads with markers)"),
     ("CRLF injection", "wapiti crlf; ffuf sweep (raw and encoded CR LF into headers' sources)"),
@@ -64,6 +64,7 @@ def main():
     ex = {c: load(out, c + ".exit") for c in checks}
     fuzz, sqlmap, wapiti, ffuf, tls, slow = (load(out, n) for n in ("fuzz", "sqlmap", "wapiti", "ffuf", "tls", "slow"))
     iso, csvr, mass = load(out, "isolation"), load(out, "csv"), load(out, "mass_assignment")
+    iso_audit = load(out, "isolation_audit")
     h2r = load(out, "h2")
     cases = pytest_summary(out)
     dpkg = lambda p: subprocess.run(["dpkg-query", "-W", "-f=${Version}", p], capture_output=True, text=True).stdout
@@ -136,6 +137,7 @@ def main():
     if sqlmap:
         open_findings += [f"sqlmap: {t['name']} ({t['route']}) injectable" for t in sqlmap["targets"] if t["findings"]]
         open_findings += [f"sqlmap: {n} tested nothing" for n in sqlmap.get("untested", [])]
+        open_findings += [f"sqlmap: no target for {r}" for r in sqlmap.get("uncovered_routes", [])]
     if wapiti:
         open_findings += [f"wapiti {r['name']}: {f['category']} at {f.get('method')} {f.get('path')}: {f.get('info')}"
                           for r in wapiti["runs"] for f in r["findings"] if not f.get("explained")]
@@ -162,11 +164,15 @@ def main():
     w("## Scope")
     w("")
     w("- Anonymous and Open311 (API key) requests go through the gateway over TLS.")
-    w("- Citizen and staff requests: there is no login route yet, so the scanners reach those routes through")
-    w("  `security/actas_shim.py`, a loopback-only HTTP front that maps per-run bearer tokens to")
-    w("  `machi.act_as(account)` followed by `api.handle(...)` in one transaction — the call the gateway makes.")
-    w("  It raises the per-citizen posting limit for its own sessions so payloads reach the SQL. When")
-    w("  `POST /v1/auth/login` exists, the identity tests run over the gateway with real bearer tokens.")
+    w("- Citizen, staff and identity requests of the scanners go through `security/actas_shim.py`, a")
+    w("  loopback-only HTTP front that maps per-run bearer tokens to `machi.act_as(account)` followed by")
+    w("  `api.handle(...)` in one transaction — the call the gateway makes (the accounts of the attack world")
+    w("  have no password). For its own sessions it raises the per-citizen posting limit, turns off the")
+    w("  per-address login throttle, the enumeration floor and the argon2id cost of new hashes, so that")
+    w("  payloads reach the SQL quickly.")
+    w("- The credential itself (bearer token, `__Host-` session cookie, CSRF token) is attacked over the")
+    w("  gateway with sessions from `POST /v1/auth/login`; enumeration and brute force run over the gateway")
+    w("  and through `api.handle` with the real limits.")
     w("- The tenant-isolation attack reads `machi.routes` at run time: new id-bearing routes are attacked")
     w("  without changes here.")
     w("")
@@ -184,6 +190,12 @@ def main():
         if sqlmap["uncovered_routes"]:
             w("")
             w("Routes with input that no target covers: " + ", ".join(f"`{r}`" for r in sqlmap["uncovered_routes"]))
+        if sqlmap.get("no_input_routes"):
+            w("")
+            w(f"{sqlmap['input_routes']} routes take input and each has a target. Routes without input of their own "
+              "(their handler, read from `pg_proc`, reads no path parameter, no query parameter and no body; "
+              "their only input is the credential, read by `api.handle` for every route and attacked by the "
+              "credential targets): " + ", ".join(f"`{r}`" for r in sqlmap["no_input_routes"]) + ".")
         w("")
     if wapiti:
         w("## wapiti")
@@ -275,6 +287,13 @@ def main():
               + ", ".join(f"{k}: {v}" for k, v in sorted(iso["statuses"].items()))
               + f"; leaks {len(iso['leaks'])}, existence oracles {len(iso['existence_oracles'])}, "
               f"server errors {len(iso['server_errors'])}, unauthorised changes {len(iso['unauthorised_changes'])}.")
+            w("")
+            w("Routes attacked (attempts): " + ", ".join(f"`{k}` {v}" for k, v in sorted(iso["by_route"].items()))
+              + ".")
+            w("")
+        if iso_audit:
+            w(f"Audit trail: {iso_audit['in_audit_trail']} of the {iso_audit['request_ids']} request ids of the attack "
+              f"have their `api_call` row in `machi.audit_log`.")
             w("")
         if mass:
             w("Mass assignment on `POST /v1/reports` (status per extra field; 201 means accepted with the field "

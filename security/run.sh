@@ -114,7 +114,7 @@ step() {
 
 step fuzz $((FUZZ_SECONDS * 3 + 300)) $PY "$ROOT/security/fuzz.py"
 step pytest 600 $PY -m pytest -q -p no:cacheprovider -rs --junitxml="$OUT/pytest.xml" "$ROOT/tests/security"
-step sqlmap 480 $PY "$ROOT/security/sqlmap.py"
+step sqlmap 3600 $PY "$ROOT/security/sqlmap.py"
 step wapiti 420 $PY "$ROOT/security/wapiti.py"
 step ffuf 300 $PY "$ROOT/security/ffuf.py"
 step tls 120 $PY "$ROOT/security/tls.py"

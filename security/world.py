@@ -4,9 +4,13 @@ notes, a deleted report, Open311 API keys; and two ways to call the API as
 one of those identities.
 
 Everything is created through the same paths a client or an operator uses
-(api.handle, machi.create_api_key), except the accounts themselves: until
-the identity routes exist, accounts are rows inserted by the superuser and
-API calls are made as them with machi.act_as() in the same transaction.
+(api.handle, machi.create_api_key), except the accounts of the attack
+itself: they are rows inserted by the superuser (no password), and API
+calls are made as them with machi.act_as() in the same transaction.  The
+accounts the scanners sign in with or change (``scan_*``: a password, a
+profile) are registered through POST /v1/auth/register; their e-mail is then
+marked verified by the superuser (the verification link is tested in the
+regression suite, not here).
 
 Used by security/run.sh (``python3 security/world.py create``) and by the
 pytest suite in tests/security.
@@ -73,6 +77,26 @@ def _json(body):
         return None
 
 
+# citizens registered for the scanners: scan_login signs in (login, the
+# credential itself), scan_pw changes its password, scan_reset resets it,
+# scan_me changes its profile -- each its own, so that no scan changes what
+# another one reads
+SCAN_ACCOUNTS = ("scan_login", "scan_pw", "scan_reset", "scan_me")
+
+
+def register(conn, name):
+    """Register a verified citizen through the API; (account id, password, e-mail)."""
+    email = f"{name.replace('_', '-')}-{secrets.token_hex(4)}@example.invalid"
+    password = secrets.token_urlsafe(18)
+    st, _, body = call(conn, None, "POST", "/v1/auth/register", body={
+        "email": email, "password": password, "nickname": name, "name": "Scan " + name, "phone": "090-0000-0000"})
+    assert st == 202, (st, body)
+    aid = conn.execute("SELECT account_id FROM machi.account_pii WHERE email_bidx = machi.blind_index('email', %s)",
+                       (email,)).fetchone()[0]
+    conn.execute("UPDATE machi.account SET email_verified_at = now() WHERE account_id = %s", (aid,))
+    return aid, password, email
+
+
 def create(conn):
     """Create the world; return a JSON-able description of it."""
     w = {"tenants": [TENANT_A, TENANT_B], "accounts": {}, "reports": {}, "canaries": {}, "api_keys": {}}
@@ -116,6 +140,8 @@ def create(conn):
         conn.execute("DELETE FROM machi.report WHERE report_id = %s", (reports[f"deleted_{side}"],))
         w["api_keys"][side] = conn.execute("SELECT machi.create_api_key(%s, 'security suite')",
                                            (tenant,)).fetchone()[0]
+    for name in SCAN_ACCOUNTS:
+        acc[name], w.setdefault("passwords", {})[name], w.setdefault("emails", {})[name] = register(conn, name)
     w["max_report_id"] = conn.execute("SELECT max(report_id) FROM machi.report").fetchone()[0]
     return w
 

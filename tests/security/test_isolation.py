@@ -57,6 +57,7 @@ def error_code(body):
 class Tally:
     def __init__(self):
         self.attempts = 0
+        self.request_ids = []
         self.by_route = {}
         self.statuses = {}
         self.leaks = []
@@ -64,8 +65,10 @@ class Tally:
         self.errors = []
         self.changes = []
 
-    def add(self, route, status):
+    def add(self, route, status, hdrs=None):
         self.attempts += 1
+        if hdrs is not None:
+            self.request_ids.append(hdrs.get("x-request-id"))
         self.by_route[route] = self.by_route.get(route, 0) + 1
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
@@ -90,7 +93,36 @@ ENTITY_OWNER = {
     "/v1/admin/departments/{id}": "SELECT tenant_id FROM machi.department WHERE department_id::text = %s",
     "/v1/admin/staff/{id}": "SELECT tenant_id FROM machi.account WHERE account_id::text = %s",
     "/v1/admin/api-keys/{id}": "SELECT tenant_id FROM machi.api_key WHERE key_id::text = %s",
+    # a session belongs to an account, not a tenant: nobody in the attack
+    # owns one (act_as has no session), so every real id must look unknown
+    "/v1/me/sessions/{id}": "SELECT NULL::int FROM machi.session WHERE session_id::text = %s",
 }
+
+# the real ids of each kind, per tenant, that are tried on those routes
+# besides the report ids (which name rows of any kind by coincidence only)
+ENTITY_IDS = {
+    "/v1/admin/categories/{id}": "SELECT min(category_id), max(category_id) FROM machi.category WHERE tenant_id = %s",
+    "/v1/admin/departments/{id}": "SELECT min(department_id), max(department_id) FROM machi.department "
+                                  "WHERE tenant_id = %s",
+    "/v1/admin/staff/{id}": "SELECT min(account_id), max(account_id) FROM machi.account WHERE tenant_id = %s",
+    "/v1/admin/api-keys/{id}": "SELECT min(key_id), max(key_id) FROM machi.api_key WHERE tenant_id = %s",
+}
+
+
+def entity_ids(db, world, pattern):
+    """{name: id} of real rows of the route's own kind in both tenants (and,
+    for sessions, live and revoked sessions of citizens outside the attack)."""
+    out = {}
+    if pattern in ENTITY_IDS:
+        for side, tenant in (("a", TENANT_A), ("b", TENANT_B)):
+            lo, hi = db.execute(ENTITY_IDS[pattern], (tenant,)).fetchone()
+            out.update({f"{pattern}:{side}:min": lo, f"{pattern}:{side}:max": hi})
+    elif pattern == "/v1/me/sessions/{id}":
+        for state in ("live", "revoked"):
+            (sid,) = db.execute("SELECT max(session_id) FROM machi.session WHERE (revoked_at IS NULL) = %s",
+                                (state == "live",)).fetchone()
+            out[f"session:{state}"] = sid
+    return {k: str(v) for k, v in out.items() if v is not None}
 
 
 def own_entity(db, pattern, idv, acc):
@@ -101,6 +133,8 @@ def own_entity(db, pattern, idv, acc):
     if q is None or acc is None:
         return False
     row = db.execute(q, (idv,)).fetchone()
+    if row is None:
+        return False
     mine = db.execute("SELECT tenant_id FROM machi.account WHERE account_id = %s", (acc,)).fetchone()
     return row is not None and mine is not None and row[0] is not None and row[0] == mine[0]
 
@@ -123,7 +157,8 @@ def report_key(world, value):
 
 
 def fill(pattern, idv, n="1"):
-    return pattern.replace("{id}", idv).replace("{n}", n).replace("{code}", "road").replace("{token}", "abc")
+    return (pattern.replace("{id}", idv).replace("{n}", n).replace("{code}", "road").replace("{token}", "abc")
+            .replace("{file}", "reports.csv"))
 
 
 def snapshot(db, world):
@@ -158,17 +193,23 @@ def test_every_route_every_id(db, api, world, routes, tally):
         q = "jurisdiction_id=12101" if pattern.startswith("/open311/") else ""
         g_st, _, g_body = api(acc, method, ghost_path, q, body,
                               {"content-type": "image/png"} if isinstance(body, bytes) else None)
-        for key, idv in ids.items():
+        own_kind = entity_ids(db, world, pattern)
+        for key, idv in itertools.chain(ids.items(), own_kind.items()):
+            if own_entity(db, pattern, idv, acc):
+                # the caller's own rows (a report id may name one by
+                # coincidence): changing them is allowed, and would change
+                # the world the other checks use (the Open311 keys)
+                continue
             path = fill(pattern, idv)
             st, hdrs, resp = api(acc, method, path, q, body,
                                  {"content-type": "image/png"} if isinstance(body, bytes) else None)
-            tally.add(f"{method} {pattern}", st)
+            tally.add(f"{method} {pattern}", st, hdrs)
             leaked = canaries_in(world, resp) - visible(world, who)
             if leaked:
                 tally.leaks.append({"as": who, "request": f"{method} {path}", "leaked": sorted(leaked)})
             if st >= 500:
                 tally.errors.append({"as": who, "request": f"{method} {path}", "status": st})
-            rk = report_key(world, idv)
+            rk = report_key(world, idv) if key in ids else key
             if pattern in ENTITY_OWNER:
                 # not a report id here: only an entity the caller does not own
                 # must look exactly like one that does not exist
@@ -215,8 +256,8 @@ def test_writes_to_invisible_reports_change_nothing(db, api, world, tally):
                 ("PATCH", f"/v1/staff/reports/{rid}", {"status": "in_progress", "visibility": "public"}, None),
                 ("POST", f"/v1/staff/reports/{rid}/responses", {"body": "x", "visibility": "public"}, None),
             ]:
-                st, _, resp = api(acc, method, path, "", body, hdr)
-                tally.add(f"{method} (invisible report)", st)
+                st, hdrs, resp = api(acc, method, path, "", body, hdr)
+                tally.add(f"{method} (invisible report)", st, hdrs)
                 assert st >= 400, (who, method, path, st, resp[:200])
         after = snapshot(db, world)
         for k in targets:
@@ -237,8 +278,8 @@ def test_list_filters_cannot_cross_tenants(api, world, tally):
             for q in probes:
                 if route.startswith("/open311/"):
                     q = "&".join(x for x in (q, "jurisdiction_id=12103") if x)
-                st, _, resp = api(acc, "GET", route, q)
-                tally.add(f"GET {route} (tampered query)", st)
+                st, hdrs, resp = api(acc, "GET", route, q)
+                tally.add(f"GET {route} (tampered query)", st, hdrs)
                 assert st < 500, (who, route, q, st)
                 leaked = canaries_in(world, resp) - visible(world, who)
                 if leaked:
@@ -252,20 +293,20 @@ def test_open311_api_key_of_one_tenant(api, world, tally):
     for q in ("jurisdiction_id=12103", "jurisdiction_id=12101", ""):
         for path in ("/open311/v2/requests.json", f"/open311/v2/requests/{world['reports']['private_b']}.json",
                      f"/open311/v2/requests/{world['reports']['private_a']}.json"):
-            st, _, resp = api(None, "GET", path, "&".join(x for x in (q, f"api_key={ka}") if x))
-            tally.add("GET open311 with api_key", st)
+            st, hdrs, resp = api(None, "GET", path, "&".join(x for x in (q, f"api_key={ka}") if x))
+            tally.add("GET open311 with api_key", st, hdrs)
             leaked = canaries_in(world, resp) - visible(world, "anon")
             assert not leaked, (path, q, leaked)
-    st, _, resp = api(None, "POST", "/open311/v2/requests.json", "", None,
+    st, hdrs, resp = api(None, "POST", "/open311/v2/requests.json", "", None,
                       {"content-type": "application/x-www-form-urlencoded"})
-    tally.add("POST open311", st)
+    tally.add("POST open311", st, hdrs)
     # a key of A posting a position in B is refused (or lands in A, never in B)
     import urllib.parse
     form = urllib.parse.urlencode({"api_key": ka, "jurisdiction_id": "12103", "service_code": "road",
                                    "lat": "35.6376", "long": "140.0924", "description": "cross-tenant"}).encode()
-    st, _, resp = api(None, "POST", "/open311/v2/requests.json", "", form,
+    st, hdrs, resp = api(None, "POST", "/open311/v2/requests.json", "", form,
                       {"content-type": "application/x-www-form-urlencoded"})
-    tally.add("POST open311 (cross-tenant)", st)
+    tally.add("POST open311 (cross-tenant)", st, hdrs)
     assert st in (400, 401, 403, 404, 422), (st, resp[:300])
 
 
@@ -279,8 +320,8 @@ def test_mass_assignment_on_create(db, api, world, tally):
     base = {"category": "road", "lat": 35.6073, "lon": 140.1063, "title": "mass assignment probe"}
     outcomes = {}
     for k, v in extra.items():
-        st, _, resp = api(cit_a, "POST", "/v1/reports", "", dict(base, **{k: v}))
-        tally.add("POST /v1/reports (mass assignment)", st)
+        st, hdrs, resp = api(cit_a, "POST", "/v1/reports", "", dict(base, **{k: v}))
+        tally.add("POST /v1/reports (mass assignment)", st, hdrs)
         outcomes[k] = st
         assert st < 500
         if st == 201:
@@ -308,8 +349,8 @@ def test_staff_tampering_on_patch(db, api, world, tally):
              ({"status": "duplicate", "duplicate_of": r["private_b"]}, {"status": "duplicate", "duplicate_of": ghost}),
              ({"status": "duplicate", "duplicate_of": r["deleted_a"]}, {"status": "duplicate", "duplicate_of": ghost})]
     for body, ghost_body in pairs:
-        st, _, resp = api(admin_a, "PATCH", f"/v1/staff/reports/{rid}", "", body)
-        tally.add("PATCH /v1/staff/reports (tampering)", st)
+        st, hdrs, resp = api(admin_a, "PATCH", f"/v1/staff/reports/{rid}", "", body)
+        tally.add("PATCH /v1/staff/reports (tampering)", st, hdrs)
         assert st >= 400, (body, st, resp[:300])
         if ghost_body is not None:
             g_st, _, g_resp = api(admin_a, "PATCH", f"/v1/staff/reports/{rid}", "", ghost_body)
@@ -320,8 +361,9 @@ def test_staff_tampering_on_patch(db, api, world, tally):
     assert snapshot(db, world)[rid] == before
 
 
-def test_audit_trail_records_attempts(db, api, world, routes):
-    """Every attempt above is in the audit trail (when the trail exists)."""
+def test_audit_trail_records_attempts(db, api, world, routes, tally):
+    """Every attempt above is in the audit trail: one api_call row per
+    request id, with the status the caller got."""
     has = db.execute("SELECT to_regclass('machi.audit_log') IS NOT NULL").fetchone()[0]
     if not has:
         pytest.skip("no audit trail yet (machi.audit_log does not exist): attempts cannot be checked there")
@@ -336,6 +378,14 @@ def test_audit_trail_records_attempts(db, api, world, routes):
     assert "request_id" in cols, cols
     n = db.execute("SELECT count(*) FROM machi.audit_log WHERE request_id = %s", (req_marker,)).fetchone()[0]
     assert n >= 1, "a denied read of another citizen's report left no audit row"
+    ids = [i for i in tally.request_ids if i]
+    assert len(ids) == tally.attempts, f"{tally.attempts - len(ids)} answers without a request id"
+    found = {r[0] for r in db.execute("SELECT DISTINCT request_id FROM machi.audit_log WHERE event = 'api_call' "
+                                      "AND request_id = ANY(%s)", (ids,))}
+    missing = sorted(set(ids) - found)
+    record("isolation_audit", {"attempts": tally.attempts, "request_ids": len(set(ids)), "in_audit_trail": len(found),
+                               "missing": missing[:20]})
+    assert not missing, f"{len(missing)} of {len(set(ids))} attempts are not in the audit trail: {missing[:5]}"
 
 
 def test_identity_routes_over_http(routes):
