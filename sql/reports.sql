@@ -200,6 +200,8 @@ SELECT 12103, 900000 + g, category_id, department_id, :cit_b, 'bulk ' || g, publ
 FROM machi.category, generate_series(1, 3) g WHERE tenant_id = 12103 AND code = 'road';
 SELECT * FROM machi.report_tally_check();
 SELECT tenant_id, status, sum(n) AS n FROM machi.report_tally WHERE n <> 0 GROUP BY 1, 2 ORDER BY 1, 2;
+-- counts down to nothing leave no row
+SELECT count(*) AS zero_rows FROM machi.report_tally WHERE n = 0;
 -- a tenant's staff read their own tenant's tally only; citizens none
 SELECT machi.act_as(:inage_admin, 'regression test of reports');
 SET LOCAL ROLE machi_owner;

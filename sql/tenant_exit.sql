@@ -66,7 +66,8 @@ SELECT contract_state FROM machi.tenant WHERE tenant_id = 12217;
 -- nothing of Kashiwa is left; its personal data cannot be decrypted any more
 SELECT (SELECT count(*) FROM machi.report WHERE tenant_id = 12217) AS reports,
 	   (SELECT count(*) FROM machi.account WHERE tenant_id = 12217) AS accounts,
-	   (SELECT count(*) FROM machi.data_key WHERE tenant_id = 12217) AS keys;
+	   (SELECT count(*) FROM machi.data_key WHERE tenant_id = 12217) AS keys,
+	   (SELECT count(*) FROM machi.report_tally WHERE tenant_id = 12217) AS report_counts;
 -- (even in the operator context: a throwaway admin function runs pii_open there)
 CREATE FUNCTION machi.test_open__impl(aid bigint, tid int, ct bytea) RETURNS text LANGUAGE sql
 	RETURN machi.pii_open(aid, tid, 'account_pii', aid, 'email', ct);

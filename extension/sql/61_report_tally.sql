@@ -45,6 +45,11 @@ BEGIN ATOMIC
 		AS u(tenant_id, department_id, category_id, status, delta)
 	ORDER BY 1, 2, 3, 4
 	ON CONFLICT (tenant_id, department_id, category_id, status) DO UPDATE SET n = t.n + excluded.n;
+	-- keys down to nothing go (an erased tenant leaves no rows behind)
+	DELETE FROM machi.report_tally t
+	USING unnest(tenants, departments, categories, statuses) AS u(tenant_id, department_id, category_id, status)
+	WHERE (t.tenant_id, t.department_id, t.category_id, t.status) = (u.tenant_id, u.department_id, u.category_id, u.status)
+	  AND t.n = 0;
 END;
 CREATE FUNCTION machi.report_tally_add(tenants int[], departments bigint[], categories bigint[],
 									   statuses text[], deltas bigint[])
