@@ -216,6 +216,9 @@ def targets(w, tokens, own, fx):
          "application/json"),
         ("export", "GET /v1/admin/export/{file}", "admin_a",
          f"{SHIM}/v1/admin/export/users.csv*?after=0*&limit=1000*&bom=1*", None, None),
+        ("admin-audit", "GET /v1/admin/audit", "admin_a",
+         f"{SHIM}/v1/admin/audit?account={acc['admin_a']}*&report={r_priv}*&type=row*&from=2020-01-01*"
+         f"&to=2099-01-01*&after=999999999999*&limit=50*", None, None),
         # identity, anonymous (through the shim: no per-address login throttle)
         ("login", "POST /v1/auth/login", None, f"{SHIM}/v1/auth/login",
          f'{{"email": "{email}*", "password": "wrong-{pw}*", "cookie": "false*"}}', "application/json",
