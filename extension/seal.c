@@ -195,8 +195,15 @@ RowHashOpen(RowHashCursor *c, pg_cryptohash_ctx *sha, int64 from, int64 upto)
 
 	memset(c, 0, sizeof(*c));
 	c->sha = sha;
+	/*
+	 * Not read-only: the cursor takes a snapshot of its own, newer than the
+	 * one that gave upto.  A read-only cursor would use the statement's
+	 * snapshot, taken before the seal lock was granted: a transaction that
+	 * ended while this sealer waited would be below upto but invisible, and
+	 * the seal would leave its rows out for good.
+	 */
 	c->portal = SPI_cursor_open_with_args(NULL, AUDIT_SELECT_ROWS, 2, types, args,
-										  NULL, true, CURSOR_OPT_NO_SCROLL);
+										  NULL, false, CURSOR_OPT_NO_SCROLL);
 	c->cxt = AllocSetContextCreate(CurrentMemoryContext, "machi audit seal rows",
 								   ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&c->text);
