@@ -132,7 +132,8 @@ AuthenticateToken(MachiHttpRequest *hr)
 	MachiContextSave(&c);
 	c.session_id = info.session_id;
 	/* GET /v1/auth/session gives it back to a reloaded console page */
-	if (via_cookie && info.cookie_session)
+	if (via_cookie && info.cookie_session && hr->route != NULL &&
+		strcmp(hr->route, ROUTE_SESSION) == 0)
 		MachiCsrfToken(token, strlen(token), c.csrf);
 	MachiContextRestore(&c);
 }

@@ -315,7 +315,7 @@ CREATE FUNCTION machi.current_csrf_token() RETURNS text
 	AS 'MODULE_PATHNAME', 'machi_current_csrf_token'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION machi.current_csrf_token() IS
-'The CSRF token of the console session whose cookie authenticated the current API call; NULL for bearer tokens, anonymous callers and outside api.handle.';
+'The CSRF token of the console session whose cookie authenticated the current call of GET /v1/auth/session (derived only for that route); NULL for other routes, bearer tokens, anonymous callers and outside api.handle.';
 
 CREATE FUNCTION machi.identity_event(type text, detail jsonb) RETURNS void
 	AS 'MODULE_PATHNAME', 'machi_identity_event'
