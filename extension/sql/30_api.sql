@@ -121,6 +121,22 @@ $$;
 COMMENT ON FUNCTION machi.arg_text(jsonb, text, boolean, int) IS
 'Input validation for route functions: a string field of src (query or body), length-checked; a 400 naming the field otherwise.';
 
+CREATE FUNCTION machi.arg_id(src jsonb, field text, what text) RETURNS bigint
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+	IF src->>field IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF src->>field !~ '^[0-9]{1,18}$' THEN
+		PERFORM machi.fail(400, format('%s must be %s', field, what), field, 'invalid');
+	END IF;
+	RETURN (src->>field)::bigint;
+END
+$$;
+COMMENT ON FUNCTION machi.arg_id(jsonb, text, text) IS
+'An optional id argument (1 to 18 digits, exact: no float rounding) as bigint; NULL when absent; otherwise 400 "<field> must be <what>" naming the field. Example: machi.arg_id(r.query, ''after'', ''a report id'').';
+
 CREATE FUNCTION machi.arg_number(src jsonb, field text, lo float8, hi float8,
 								 required boolean DEFAULT true)
 	RETURNS float8

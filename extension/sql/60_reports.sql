@@ -678,9 +678,7 @@ BEGIN
 	   AND NOT EXISTS (SELECT 1 FROM machi.report_status s WHERE s.status = q->>'status') THEN
 		PERFORM machi.fail(400, 'unknown status; use one of: ' || (SELECT string_agg(s.status, ', ' ORDER BY s.sort_order) FROM machi.report_status s), 'status', 'invalid');
 	END IF;
-	IF q->>'department' IS NOT NULL AND q->>'department' !~ '^[0-9]{1,18}$' THEN
-		PERFORM machi.fail(400, 'department must be a department id', 'department', 'invalid');
-	END IF;
+	PERFORM machi.arg_id(q, 'department', 'a department id');
 	IF q->>'assignee' IS NOT NULL AND q->>'assignee' !~ '^([0-9]{1,18}|none|me)$' THEN
 		PERFORM machi.fail(400, 'assignee must be an account id, "me" or "none"', 'assignee', 'invalid');
 	END IF;
@@ -738,9 +736,7 @@ DECLARE
 	n int;
 BEGIN
 	PERFORM machi.staff_filter(q);
-	IF q ? 'after' AND q->>'after' !~ '^[0-9]{1,18}$' THEN
-		PERFORM machi.fail(400, 'after must be a report id', 'after', 'invalid');
-	END IF;
+	PERFORM machi.arg_id(q, 'after', 'a report id');
 	WITH page AS (
 		SELECT rep FROM machi.staff_reports(q, false, depts) rep ORDER BY rep.report_id DESC LIMIT lim
 	)

@@ -42,16 +42,10 @@ DECLARE
 	lo timestamptz := coalesce(machi.date_arg(q, 'from'), hi - interval '30 days');
 BEGIN
 	IF q->>'account' IS NOT NULL THEN
-		IF q->>'account' !~ '^[0-9]{1,18}$' THEN
-			PERFORM machi.fail(400, 'account must be an account id', 'account', 'invalid');
-		END IF;
-		f := f || jsonb_build_object('account', (q->>'account')::bigint);
+		f := f || jsonb_build_object('account', machi.arg_id(q, 'account', 'an account id'));
 	END IF;
 	IF q->>'report' IS NOT NULL THEN
-		IF q->>'report' !~ '^[0-9]{1,18}$' THEN
-			PERFORM machi.fail(400, 'report must be a report id', 'report', 'invalid');
-		END IF;
-		f := f || jsonb_build_object('report', (q->>'report')::bigint);
+		f := f || jsonb_build_object('report', machi.arg_id(q, 'report', 'a report id'));
 	END IF;
 	IF q->>'type' IS NOT NULL THEN
 		IF q->>'type' !~ '^[a-z][a-z0-9_]{0,39}$' THEN
@@ -60,10 +54,7 @@ BEGIN
 		f := f || jsonb_build_object('type', q->>'type');
 	END IF;
 	IF q->>'after' IS NOT NULL THEN
-		IF q->>'after' !~ '^[0-9]{1,18}$' THEN
-			PERFORM machi.fail(400, 'after must be an audit entry id', 'after', 'invalid');
-		END IF;
-		f := f || jsonb_build_object('after', (q->>'after')::bigint);
+		f := f || jsonb_build_object('after', machi.arg_id(q, 'after', 'an audit entry id'));
 	END IF;
 	IF lo >= hi THEN
 		PERFORM machi.fail(400, 'from must be before to', 'from', 'invalid');
