@@ -35,7 +35,9 @@ bad=$(grep -E '^# fail [0-9]+' "$TMP/browser.out" | tail -1 | grep -oE '[0-9]+')
 cancelled=$(grep -E '^# cancelled [0-9]+' "$TMP/browser.out" | tail -1 | grep -oE '[0-9]+')
 bad=$(( ${bad:-0} + ${cancelled:-0} ))
 if [ "${bad}" -gt 0 ] || [ "$rc" -ne 0 ] || [ -z "$ok" ]; then
-	grep -vE '^\s+at ' "$TMP/browser.out" | tail -80
+	# the failed tests themselves (anywhere in the output), then the end
+	grep -vE '^\s+at ' "$TMP/browser.out" | grep -E -A25 '^not ok ' | head -120
+	grep -vE '^\s+at ' "$TMP/browser.out" | tail -20
 fi
 if [ -z "$ok" ] && [ "$bad" -eq 0 ]; then bad=1; fi
 echo "browser: ${ok:-0} passed, $bad failed"
