@@ -151,5 +151,17 @@ if [[ $SUITES == *ops* ]]; then
 fi
 # ---- end ops ----
 
+# a digest of what failed just above the last line, for logs that keep only
+# their end
+if [ "$failed" -ne 0 ]; then
+	echo "==== failures ===="
+	grep -hE '\.\.\. FAILED|^not ok|^FAILED |^ERROR |: [0-9]+ passed, [1-9][0-9]* failed|did not run' \
+		"$TMP"/*.out 2>/dev/null | head -40
+	for d in "$TMP"/*/regression.diffs; do
+		[ -s "$d" ] || continue
+		echo "---- $d (first 60 lines) ----"
+		head -60 "$d"
+	done
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
