@@ -122,6 +122,8 @@ function timeoutForm(minutes) {
 	return h('section', { class: 'card', id: 'timeout-card' }, h('h2', {}, t('admin.timeout')),
 		h('form', { onsubmit: async (ev) => {
 			ev.preventDefault();
+			line.hidden = true;
+			line.className = 'result';
 			try {
 				const body = await patch('/v1/admin/tenant', { staff_idle_timeout_minutes: Number(input.value) });
 				session.idleMinutes = body.staff_idle_timeout_minutes;

@@ -26,6 +26,11 @@ function status(id) {
 // saveThen(line, work): run a change; then draw the screen again with the
 // server's state, or show the error and keep what was typed
 async function saveThen(line, work) {
+	// the last outcome goes away at once: a "saved" left from the previous
+	// change must not be read as this one's
+	line.hidden = true;
+	line.className = 'result';
+	line.textContent = '';
 	try {
 		await work();
 		// the queue's filters and the report screens use the active catalogue
