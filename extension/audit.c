@@ -129,11 +129,40 @@ static List *deferred_events = NIL;
 static int	request_depth = 0;
 
 /*
- * The partition of the month last written to, so that the common case
- * costs no catalog lookup by name.  Checked by name on every use.
+ * What the trigger would otherwise look up in the catalogs for every row,
+ * kept per backend: the machi schema and the audit sequence, the partition
+ * of the month last written to (with that month's bounds in UTC and its
+ * name, checked on every use) and the IndexInfo of its indexes, and the
+ * qualified names of the tables last audited.  The invalidation callbacks
+ * (registered by MachiAuditInit) only mark entries stale, never free them:
+ * an invalidation can arrive while InsertRow holds them (taking a lock
+ * processes pending invalidations); stale entries are rebuilt on next use.
  */
+#define AUDIT_MAX_INDEXES		8
+#define AUDIT_NAME_CACHE		16
+
+static Oid	cached_nsp = InvalidOid;
+static Oid	cached_seq = InvalidOid;
 static Oid	cached_partition = InvalidOid;
-static int	cached_month = -1;
+static char cached_partition_name[NAMEDATALEN];
+static TimestampTz cached_month_start = 0;
+static TimestampTz cached_month_end = 0;
+
+static MemoryContext index_cache_cxt = NULL;
+static bool index_cache_valid = false;
+static Oid	index_cache_rel = InvalidOid;
+static int	index_cache_n = 0;
+static Oid	index_cache_oids[AUDIT_MAX_INDEXES];
+static IndexInfo *index_cache_info[AUDIT_MAX_INDEXES];
+static uint64 cache_generation = 0;	/* bumped by every invalidation we act on */
+
+typedef struct TableName
+{
+	Oid			relid;
+	char		name[2 * NAMEDATALEN + 2];	/* "schema.table" */
+} TableName;
+static TableName table_names[AUDIT_NAME_CACHE];
+static int	table_names_next = 0;
 
 /* Column names that mark secrets and ciphertexts (see file header). */
 static const char *const redacted_suffixes[] = {
@@ -170,6 +199,41 @@ OnXactEvent(XactEvent event, void *arg)
 }
 
 /*
+ * OnRelcacheInval: a relation changed (relid) or all may have
+ * (InvalidOid): forget what the caches hold about it.
+ */
+static void
+OnRelcacheInval(Datum arg, Oid relid)
+{
+	bool		all = !OidIsValid(relid);
+
+	if (all || relid == cached_seq)
+		cached_seq = InvalidOid;
+	if (all || relid == cached_partition)
+		cached_partition = InvalidOid;
+	if (all || relid == index_cache_rel)
+		index_cache_valid = false;
+	for (int i = 0; i < index_cache_n && index_cache_valid; i++)
+		if (index_cache_oids[i] == relid)
+			index_cache_valid = false;
+	for (int i = 0; i < AUDIT_NAME_CACHE; i++)
+		if (all || table_names[i].relid == relid)
+			table_names[i].relid = InvalidOid;
+	cache_generation++;
+}
+
+/*
+ * OnNamespaceInval: a schema was renamed or dropped: forget the schema oid
+ * and every qualified name (and, with them, what lives in the schema).
+ */
+static void
+OnNamespaceInval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	OnRelcacheInval(arg, InvalidOid);
+	cached_nsp = InvalidOid;
+}
+
+/*
  * MachiAuditInit: register the transaction callback.  Called once from
  * _PG_init.
  */
@@ -177,6 +241,8 @@ void
 MachiAuditInit(void)
 {
 	RegisterXactCallback(OnXactEvent, NULL);
+	CacheRegisterRelcacheCallback(OnRelcacheInval, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, OnNamespaceInval, (Datum) 0);
 }
 
 /*
@@ -298,27 +364,40 @@ OpenPartition(Oid nsp, TimestampTz ts)
 	struct pg_tm tm;
 	fsec_t		fsec;
 	char		name[NAMEDATALEN];
-	int			month;
 	Oid			part;
 	Relation	rel;
+	TimestampTz start,
+				end;
 
-	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		elog(ERROR, "audit timestamp out of range");
-	month = tm.tm_year * 100 + tm.tm_mon;
-	snprintf(name, sizeof(name), "audit_log_%06d", month);
-
-	if (month == cached_month && OidIsValid(cached_partition))
+	if (OidIsValid(cached_partition) &&
+		ts >= cached_month_start && ts < cached_month_end)
 	{
 		rel = try_table_open(cached_partition, RowExclusiveLock);
 		if (rel != NULL)
 		{
-			if (strcmp(RelationGetRelationName(rel), name) == 0 &&
+			if (strcmp(RelationGetRelationName(rel), cached_partition_name) == 0 &&
 				RelationGetNamespace(rel) == nsp)
 				return rel;
 			table_close(rel, RowExclusiveLock);
 		}
 		cached_partition = InvalidOid;
 	}
+
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "audit timestamp out of range");
+	snprintf(name, sizeof(name), "audit_log_%06d", tm.tm_year * 100 + tm.tm_mon);
+	/* the month's bounds in UTC, for the next rows */
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	if (tm2timestamp(&tm, 0, NULL, &start) != 0)
+		elog(ERROR, "audit timestamp out of range");
+	if (++tm.tm_mon > MONTHS_PER_YEAR)
+	{
+		tm.tm_mon = 1;
+		tm.tm_year++;
+	}
+	if (tm2timestamp(&tm, 0, NULL, &end) != 0)
+		elog(ERROR, "audit timestamp out of range");
 
 	part = get_relname_relid(name, nsp);
 	if (!OidIsValid(part))
@@ -337,8 +416,63 @@ OpenPartition(Oid nsp, TimestampTz ts)
 		if (TupleDescAttr(RelationGetDescr(rel), i)->attisdropped)
 			elog(ERROR, "machi.%s has a dropped column", name);
 	cached_partition = part;
-	cached_month = month;
+	strlcpy(cached_partition_name, name, sizeof(cached_partition_name));
+	cached_month_start = start;
+	cached_month_end = end;
 	return rel;
+}
+
+/*
+ * LoadIndexes: the oids and IndexInfo of rel's indexes into the index
+ * cache, refusing an index InsertRow cannot maintain.  The cache is marked
+ * valid only if no invalidation arrived while it was being filled (opening
+ * an index can process some); otherwise it serves this row and is filled
+ * again for the next.
+ */
+static void
+LoadIndexes(Relation rel)
+{
+	uint64		generation = cache_generation;
+	List	   *indexes;
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (index_cache_cxt == NULL)
+		index_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+												"machi audit indexes",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(index_cache_cxt);
+	index_cache_valid = false;
+	index_cache_n = 0;
+	index_cache_rel = RelationGetRelid(rel);
+	indexes = RelationGetIndexList(rel);
+	if (list_length(indexes) > AUDIT_MAX_INDEXES)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the audit partition \"%s\" has more than %d indexes",
+						RelationGetRelationName(rel), AUDIT_MAX_INDEXES)));
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii;
+
+		old = MemoryContextSwitchTo(index_cache_cxt);
+		ii = BuildIndexInfo(idx);
+		MemoryContextSwitchTo(old);
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
+			ii->ii_ExclusionOps != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("index \"%s\" on the audit trail is not supported",
+							RelationGetRelationName(idx)),
+					 errdetail("Audit rows are written without the executor; indexes on machi.audit_log must be plain column indexes.")));
+		index_cache_oids[index_cache_n] = lfirst_oid(lc);
+		index_cache_info[index_cache_n] = ii;
+		index_cache_n++;
+		index_close(idx, NoLock);
+	}
+	list_free(indexes);
+	index_cache_valid = (generation == cache_generation);
 }
 
 /*
@@ -349,31 +483,33 @@ static void
 InsertRow(Relation rel, Datum *values, bool *nulls)
 {
 	HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	List	   *indexes;
-	ListCell   *lc;
 	TupleTableSlot *slot;
+	int			n;
+	Oid			oids[AUDIT_MAX_INDEXES];
+	IndexInfo  *infos[AUDIT_MAX_INDEXES];
 
 	simple_heap_insert(rel, tup);
 
-	indexes = RelationGetIndexList(rel);
-	if (indexes == NIL)
+	if (!index_cache_valid || index_cache_rel != RelationGetRelid(rel))
+		LoadIndexes(rel);
+	/* local copies: an invalidation may mark the cache stale meanwhile */
+	n = index_cache_n;
+	memcpy(oids, index_cache_oids, n * sizeof(Oid));
+	memcpy(infos, index_cache_info, n * sizeof(IndexInfo *));
+	if (n == 0)
 		return;
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tup, slot, false);
-	foreach(lc, indexes)
+	for (int i = 0; i < n; i++)
 	{
-		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *ii = BuildIndexInfo(idx);
+		Relation	idx = index_open(oids[i], RowExclusiveLock);
+		IndexInfo  *ii = infos[i];
 		Datum		iv[INDEX_MAX_KEYS];
 		bool		in[INDEX_MAX_KEYS];
 
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
-			ii->ii_ExclusionOps != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("index \"%s\" on the audit trail is not supported",
-							RelationGetRelationName(idx)),
-					 errdetail("Audit rows are written without the executor; indexes on machi.audit_log must be plain column indexes.")));
+		/* nothing an index AM caches may outlive this row */
+		ii->ii_AmCache = NULL;
+		ii->ii_Context = CurrentMemoryContext;
 		if (ii->ii_ReadyForInserts)
 		{
 			FormIndexDatum(ii, slot, NULL, iv, in);
@@ -381,6 +517,7 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 						 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 						 false, ii);
 		}
+		ii->ii_AmCache = NULL;
 		index_close(idx, NoLock);
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -409,12 +546,18 @@ WriteRecord(const AuditRecord *r)
 		return;
 	}
 
-	nsp = get_namespace_oid("machi", false);
-	seq = get_relname_relid("audit_id_seq", nsp);
-	if (!OidIsValid(seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the audit trail machi.audit_log does not exist")));
+	if (!OidIsValid(cached_nsp))
+		cached_nsp = get_namespace_oid("machi", false);
+	nsp = cached_nsp;
+	if (!OidIsValid(cached_seq))
+	{
+		cached_seq = get_relname_relid("audit_id_seq", nsp);
+		if (!OidIsValid(cached_seq))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the audit trail machi.audit_log does not exist")));
+	}
+	seq = cached_seq;
 
 	memset(nulls, 0, sizeof(nulls));
 	values[AUDIT_COL_AUDIT_ID] = Int64GetDatum(nextval_internal(seq, false));
@@ -727,6 +870,29 @@ PrimaryKeyJsonb(Relation rel, TupleTableSlot *slot)
 	return JsonbValueToJsonb(res);
 }
 
+/*
+ * QualifiedName: "schema.table" of rel, from the name cache.
+ */
+static const char *
+QualifiedName(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TableName  *t;
+	char	   *nsp;
+
+	for (int i = 0; i < AUDIT_NAME_CACHE; i++)
+		if (table_names[i].relid == relid)
+			return table_names[i].name;
+	nsp = get_namespace_name(RelationGetNamespace(rel));
+	if (nsp == NULL)
+		elog(ERROR, "schema of relation %u not found", relid);
+	t = &table_names[table_names_next];
+	table_names_next = (table_names_next + 1) % AUDIT_NAME_CACHE;
+	snprintf(t->name, sizeof(t->name), "%s.%s", nsp, RelationGetRelationName(rel));
+	t->relid = relid;
+	return t->name;
+}
+
 PG_FUNCTION_INFO_V1(machi_audit_row);
 
 /*
@@ -753,8 +919,7 @@ machi_audit_row(PG_FUNCTION_ARGS)
 	memset(&r, 0, sizeof(r));
 	r.logged_at = GetCurrentTimestamp();
 	r.event = "row";
-	r.table_name = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)),
-							RelationGetRelationName(rel));
+	r.table_name = QualifiedName(rel);
 	CaptureWho(&r.who);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))

@@ -106,7 +106,7 @@ SELECT e->>'op' AS op, e->'detail'->>'name' AS name, e->'detail'->>'contact' AS 
 FROM pg_temp.audit(:chuo_admin, 'type=row&limit=100') e
 WHERE e->>'table' = 'machi.account_pii' AND (e->'key'->>'account_id')::bigint = :person AND e->'detail' ? 'contact';
 SELECT a.body::text LIKE '%audit-api-person%' AS shows_email, a.body::text LIKE '%監査%子%' AS shows_name,
-	   a.body::text LIKE '%4321%' AS shows_contact, jsonb_array_length(a.body->'entries') AS entries
+	   a.body::text LIKE '%内線 4321%' AS shows_contact, jsonb_array_length(a.body->'entries') AS entries
 FROM pg_temp.api(:chuo_admin, 'GET', '/v1/admin/audit', NULL, 'limit=100') a;
 
 -- the route is documented
