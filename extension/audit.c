@@ -69,6 +69,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
@@ -667,7 +668,7 @@ PushInt(JsonbParseState **st, int64 n)
 	JsonbValue	v;
 
 	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(n)));
+	v.val.numeric = int64_to_numeric(n);
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
@@ -853,7 +854,8 @@ PrimaryKeyJsonb(Relation rel, TupleTableSlot *slot)
 
 	if (pk == NULL)
 		return NULL;
-	slot_getallattrs(slot);
+	/* only as far as the last key column (usually the first column) */
+	slot_getsomeattrs(slot, bms_prev_member(pk, -1) + FirstLowInvalidHeapAttributeNumber);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	while ((x = bms_next_member(pk, x)) >= 0)
 	{
