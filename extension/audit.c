@@ -139,7 +139,6 @@ static int	request_depth = 0;
  * an invalidation can arrive while InsertRow holds them (taking a lock
  * processes pending invalidations); stale entries are rebuilt on next use.
  */
-#define AUDIT_MAX_INDEXES		8
 #define AUDIT_NAME_CACHE		16
 
 static Oid	cached_nsp = InvalidOid;
@@ -153,9 +152,9 @@ static MemoryContext index_cache_cxt = NULL;
 static bool index_cache_valid = false;
 static Oid	index_cache_rel = InvalidOid;
 static int	index_cache_n = 0;
-static Oid	index_cache_oids[AUDIT_MAX_INDEXES];
-static IndexInfo *index_cache_info[AUDIT_MAX_INDEXES];
-static uint64 cache_generation = 0;	/* bumped by every invalidation we act on */
+static Oid *index_cache_oids = NULL;	/* index_cache_n of each, in index_cache_cxt */
+static IndexInfo **index_cache_info = NULL;
+static uint64 cache_generation = 0;	/* bumped when the index cache goes stale */
 
 typedef struct TableName
 {
@@ -207,20 +206,25 @@ static void
 OnRelcacheInval(Datum arg, Oid relid)
 {
 	bool		all = !OidIsValid(relid);
+	bool		stale = false;
 
 	if (all || relid == cached_seq)
 		cached_seq = InvalidOid;
 	if (all || relid == cached_partition)
 		cached_partition = InvalidOid;
 	if (all || relid == index_cache_rel)
-		index_cache_valid = false;
-	for (int i = 0; i < index_cache_n && index_cache_valid; i++)
+		stale = true;
+	for (int i = 0; i < index_cache_n && !stale; i++)
 		if (index_cache_oids[i] == relid)
-			index_cache_valid = false;
+			stale = true;
+	if (stale)
+	{
+		index_cache_valid = false;
+		cache_generation++;
+	}
 	for (int i = 0; i < AUDIT_NAME_CACHE; i++)
 		if (all || table_names[i].relid == relid)
 			table_names[i].relid = InvalidOid;
-	cache_generation++;
 }
 
 /*
@@ -442,16 +446,15 @@ LoadIndexes(Relation rel)
 		index_cache_cxt = AllocSetContextCreate(TopMemoryContext,
 												"machi audit indexes",
 												ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(index_cache_cxt);
 	index_cache_valid = false;
 	index_cache_n = 0;
+	MemoryContextReset(index_cache_cxt);
 	index_cache_rel = RelationGetRelid(rel);
 	indexes = RelationGetIndexList(rel);
-	if (list_length(indexes) > AUDIT_MAX_INDEXES)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the audit partition \"%s\" has more than %d indexes",
-						RelationGetRelationName(rel), AUDIT_MAX_INDEXES)));
+	index_cache_oids = MemoryContextAlloc(index_cache_cxt,
+										  Max(list_length(indexes), 1) * sizeof(Oid));
+	index_cache_info = MemoryContextAlloc(index_cache_cxt,
+										  Max(list_length(indexes), 1) * sizeof(IndexInfo *));
 	foreach(lc, indexes)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
@@ -486,8 +489,8 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 	HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	TupleTableSlot *slot;
 	int			n;
-	Oid			oids[AUDIT_MAX_INDEXES];
-	IndexInfo  *infos[AUDIT_MAX_INDEXES];
+	Oid		   *oids;
+	IndexInfo **infos;
 
 	simple_heap_insert(rel, tup);
 
@@ -495,10 +498,12 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 		LoadIndexes(rel);
 	/* local copies: an invalidation may mark the cache stale meanwhile */
 	n = index_cache_n;
-	memcpy(oids, index_cache_oids, n * sizeof(Oid));
-	memcpy(infos, index_cache_info, n * sizeof(IndexInfo *));
 	if (n == 0)
 		return;
+	oids = palloc(n * sizeof(Oid));
+	infos = palloc(n * sizeof(IndexInfo *));
+	memcpy(oids, index_cache_oids, n * sizeof(Oid));
+	memcpy(infos, index_cache_info, n * sizeof(IndexInfo *));
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tup, slot, false);
 	for (int i = 0; i < n; i++)

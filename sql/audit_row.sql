@@ -103,6 +103,14 @@ SELECT op, table_name, pk FROM machi.audit_log WHERE audit_id > :mark ORDER BY a
 -- amcheck finds every row of every partition in every index
 CREATE EXTENSION amcheck;
 CREATE INDEX audit_log_note_idx ON machi.audit_log (request_id, db_user);
+-- (and many of them: no fixed number of indexes)
+DO $$
+BEGIN
+	FOR i IN 1..10 LOOP
+		EXECUTE format('CREATE INDEX audit_log_extra%s_idx ON machi.audit_log (db_user, audit_id)', i);
+	END LOOP;
+END
+$$;
 INSERT INTO cache_b.renamed VALUES (4, 'four');
 UPDATE cache_b.renamed SET note = 'FOUR' WHERE id = 4;
 SELECT count(*) > 0 AS indexes_checked
@@ -110,6 +118,13 @@ FROM (SELECT bt_index_check(i.indexrelid, true)
 	  FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid
 	  WHERE h.inhparent = 'machi.audit_log'::regclass) c;
 DROP INDEX machi.audit_log_note_idx;
+DO $$
+BEGIN
+	FOR i IN 1..10 LOOP
+		EXECUTE format('DROP INDEX machi.audit_log_extra%s_idx', i);
+	END LOOP;
+END
+$$;
 -- an index the trigger cannot maintain refuses the write (nothing is
 -- changed unaudited); once it is gone, writing works again
 CREATE INDEX audit_log_partial_idx ON machi.audit_log (request_id) WHERE request_id IS NOT NULL;
