@@ -112,28 +112,59 @@ for t in bench_none bench_c bench_plpgsql; do
 done
 $PSQL -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
-run() {	# run NAME TABLE KIND -> prints tps
-	local t=$2 kind=$3 f="$TMP/$1.sql"
+# CPU time of the benchmark's server processes (clock ticks, utime +
+# stime), per pid, and the next transaction id: read twice during a run,
+# they give the server's CPU time per write transaction, which the load of
+# other processes on a shared machine does not enter (throughput does)
+TICK=$(getconf CLK_TCK)
+ticks() {	# ticks PID... -> "pid ticks" lines
+	local p
+	for p in "$@"; do
+		awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
+	done
+}
+next_xid() { $PSQL -Atc "SELECT pg_snapshot_xmax(pg_current_snapshot())"; }
+
+run() {	# run NAME TABLE KIND -> prints "tps cpu" (cpu: server µs per transaction)
+	local t=$2 kind=$3 f="$TMP/$1.sql" bench pm pids t0 t1 x0 x1
 	if [ "$kind" = insert ]; then
 		echo "INSERT INTO $t (tenant_id, title, status, updated_at) VALUES (12101, 'broken street light', 'received', now());" >"$f"
 	else
 		printf '%s\n' '\set id random(1, 100000)' \
 			"UPDATE $t SET status = CASE status WHEN 'received' THEN 'in_progress' ELSE 'received' END, updated_at = now() WHERE id = :id;" >"$f"
 	fi
-	"$CLIBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$f" 2>/dev/null |
-		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+	"$CLIBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$f" >"$TMP/pgbench.out" 2>/dev/null &
+	bench=$!
+	sleep 1
+	# the pgbench connections: this cluster's backends of a local client
+	pm=$(head -1 "$TMP/pg/data/postmaster.pid")
+	pids=$(pgrep -P "$pm" -f 'postgres: postgres postgres \[local\]' | tr '\n' ' ')
+	t0=$(ticks $pids)
+	x0=$(next_xid)
+	sleep $((SECS - 2))
+	t1=$(ticks $pids)
+	x1=$(next_xid)
+	wait "$bench"
+	printf '%s %s\n' "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$TMP/pgbench.out")" \
+		"$(join <(sort <<<"$t0") <(sort <<<"$t1") |
+			awk -v tick="$TICK" -v n="$((x1 - x0))" '{d += $3 - $2} END {printf "%.2f", d / tick * 1000000 / n}')"
 }
 
-declare -A RUNS TPS
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+
+declare -A RUNS TPS CPUS SCPU
 for kind in insert update; do
 	for r in $(seq "$ROUNDS"); do
 		for t in bench_none bench_c bench_plpgsql; do
-			RUNS[$kind,$t]+="$(run "$kind-$t" "$t" "$kind") "
+			read -r tps cpu < <(run "$kind-$t" "$t" "$kind")
+			RUNS[$kind,$t]+="$tps "
+			CPUS[$kind,$t]+="$cpu "
 			$PSQL -c "CHECKPOINT"
 		done
 	done
 	for t in bench_none bench_c bench_plpgsql; do
-		TPS[$kind,$t]=$(printf '%s\n' ${RUNS[$kind,$t]} | sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}')
+		TPS[$kind,$t]=$(median ${RUNS[$kind,$t]} | awk '{printf "%.0f", $1}')
+		SCPU[$kind,$t]=$(median ${CPUS[$kind,$t]})
 	done
 done
 
@@ -182,11 +213,10 @@ VERDICT=$($PSQL -Atc "SELECT (SELECT ok::text || '/' || rows_checked FROM machi.
 
 pct() { echo "scale=1; 100 * ($1 - $2) / $1" | bc; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
-us() { echo "scale=1; 1000000 / $1" | bc; }		# µs of throughput per transaction
-adds() { echo "scale=1; 1000000 / $2 - 1000000 / $1" | bc; }	# adds NONE WITH: what a trigger adds
 for k in insert update; do
-	declare "ADD_C_$k=$(adds "${TPS[$k,bench_none]}" "${TPS[$k,bench_c]}")"
-	declare "ADD_P_$k=$(adds "${TPS[$k,bench_none]}" "${TPS[$k,bench_plpgsql]}")"
+	declare "ADD_C_$k=$(echo "${SCPU[$k,bench_c]} - ${SCPU[$k,bench_none]}" | bc)"
+	declare "ADD_P_$k=$(echo "${SCPU[$k,bench_plpgsql]} - ${SCPU[$k,bench_none]}" | bc)"
+	declare "COST_$k=$(echo "scale=1; 100 * (${SCPU[$k,bench_c]} - ${SCPU[$k,bench_none]}) / ${SCPU[$k,bench_none]}" | bc)"
 	declare "BC_$k=$(echo "${BULK[$k,bench_c]} - ${BULK[$k,bench_none]}" | bc)"
 	declare "BP_$k=$(echo "${BULK[$k,bench_plpgsql]} - ${BULK[$k,bench_none]}" | bc)"
 done
@@ -201,37 +231,47 @@ synchronous_commit = off so that the commit flush does not hide the CPU cost of 
 $(nproc) cores, $CPU; PostgreSQL $($PGBIN/postgres --version | awk '{print $3}'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)).
 Single-row statements on a 5-column report-like table with 100,000 rows.
 
-| statement | no trigger (tps) | C audit trigger (tps) | PL/pgSQL jsonb trigger (tps) | C cost vs none | whole transactions, C vs PL/pgSQL |
+Throughput of single-row transactions (transactions per second, median):
+
+| statement | no trigger | C audit trigger | PL/pgSQL jsonb trigger | C cost vs none | C vs PL/pgSQL |
 |---|---|---|---|---|---|
 | INSERT | ${TPS[insert,bench_none]} | ${TPS[insert,bench_c]} | ${TPS[insert,bench_plpgsql]} | $(pct "${TPS[insert,bench_none]}" "${TPS[insert,bench_c]}") % | $(ratio "${TPS[insert,bench_c]}" "${TPS[insert,bench_plpgsql]}")× |
 | UPDATE | ${TPS[update,bench_none]} | ${TPS[update,bench_c]} | ${TPS[update,bench_plpgsql]} | $(pct "${TPS[update,bench_none]}" "${TPS[update,bench_c]}") % | $(ratio "${TPS[update,bench_c]}" "${TPS[update,bench_plpgsql]}")× |
 
-What each trigger itself costs, C against PL/pgSQL: per transaction (µs of
-throughput, 1/tps with the trigger minus 1/tps without) and per row inside
-one statement of 100,000 rows (µs per row, best of $ROUNDS, minus the same
-statement without a trigger):
+Server CPU time per transaction in the same runs (µs: the pgbench
+connections' server processes, utime + stime from /proc over the middle
+$((SECS - 2)) s of each run, divided by the transaction ids used meanwhile;
+steadier than throughput on a shared machine, but it leaves out the
+client's and the kernel's share of each transaction):
 
-| statement | C trigger, per tx | PL/pgSQL trigger, per tx | C faster by | C trigger, per row | PL/pgSQL trigger, per row | C faster by |
+| statement | no trigger | C audit trigger | PL/pgSQL jsonb trigger | C trigger adds | PL/pgSQL trigger adds | C faster by |
 |---|---|---|---|---|---|---|
-| INSERT | $ADD_C_insert | $ADD_P_insert | $(ratio "$ADD_P_insert" "$ADD_C_insert")× | $BC_insert | $BP_insert | $(ratio "$BP_insert" "$BC_insert")× |
-| UPDATE | $ADD_C_update | $ADD_P_update | $(ratio "$ADD_P_update" "$ADD_C_update")× | $BC_update | $BP_update | $(ratio "$BP_update" "$BC_update")× |
+| INSERT | ${SCPU[insert,bench_none]} | ${SCPU[insert,bench_c]} | ${SCPU[insert,bench_plpgsql]} | $ADD_C_insert ($COST_insert %) | $ADD_P_insert | $(ratio "$ADD_P_insert" "$ADD_C_insert")× |
+| UPDATE | ${SCPU[update,bench_none]} | ${SCPU[update,bench_c]} | ${SCPU[update,bench_plpgsql]} | $ADD_C_update ($COST_update %) | $ADD_P_update | $(ratio "$ADD_P_update" "$ADD_C_update")× |
 
-Per row in bulk, without the triggers (µs): INSERT ${BULK[insert,bench_none]}, UPDATE ${BULK[update,bench_none]};
-with the C trigger ${BULK[insert,bench_c]} and ${BULK[update,bench_c]}; with the PL/pgSQL trigger ${BULK[insert,bench_plpgsql]} and ${BULK[update,bench_plpgsql]}.
+Per row inside one statement of 100,000 rows (µs per row, best of $ROUNDS;
+what a trigger adds is the time minus that of the same statement without
+a trigger):
 
-Goals: the C trigger costs at most 30 % of single-row throughput (column
-"C cost vs none"), and the trigger is at least 2× faster than the PL/pgSQL
-trigger (columns "C faster by": the triggers' own costs, per transaction and
-per row). Whole one-row transactions also pay the statement and the commit,
-the same with either trigger: even a trigger that cost nothing would make
-them only $(bound insert)× (INSERT) and $(bound update)× (UPDATE) faster than with the
-PL/pgSQL trigger, so the last column of the first table cannot show 2× for
-INSERT. Both record the same who and when (caller context, client address,
-request id, both clocks, transaction id) into a log with the same three
-indexes (txid, account, tenant) and an identity sequence; the C trigger
-also finds the monthly partition and which columns are encrypted, and for
-an INSERT records only the primary key (the row is in the table) where the
-classic PL/pgSQL trigger copies the whole row.
+| statement | no trigger | C audit trigger | PL/pgSQL jsonb trigger | C trigger adds | PL/pgSQL trigger adds | C faster by |
+|---|---|---|---|---|---|---|
+| INSERT | ${BULK[insert,bench_none]} | ${BULK[insert,bench_c]} | ${BULK[insert,bench_plpgsql]} | $BC_insert | $BP_insert | $(ratio "$BP_insert" "$BC_insert")× |
+| UPDATE | ${BULK[update,bench_none]} | ${BULK[update,bench_c]} | ${BULK[update,bench_plpgsql]} | $BC_update | $BP_update | $(ratio "$BP_update" "$BC_update")× |
+
+Goals: single-row throughput with the C trigger at most 30 % below that
+without a trigger (first table, "C cost vs none"), and the C trigger at
+least 2× faster than the PL/pgSQL trigger: what each trigger adds, per
+transaction in server CPU time and per row in bulk (columns "C faster
+by"). Whole one-row transactions also pay the statement, the client round
+trip and the commit, the same with either trigger: even a trigger that cost
+nothing would make their throughput only $(bound insert)× (INSERT) and $(bound update)× (UPDATE)
+that with the PL/pgSQL trigger, so the last column of the first table stays
+below 2×. Both triggers record the same who and when (caller context,
+client address, request id, both clocks, transaction id) into a log with
+the same three indexes (txid, account, tenant) and an identity sequence;
+the C trigger also finds the monthly partition and which columns are
+encrypted, and for an INSERT records only the primary key (the row is in
+the table) where the classic PL/pgSQL trigger copies the whole row.
 
 Sealing and verifying one seal of $SEALED audit rows (written by one INSERT of $ROWS rows):
 
@@ -243,5 +283,5 @@ Sealing and verifying one seal of $SEALED audit rows (written by one INSERT of $
 
 Verdicts (ok/rows checked, C then SQL): $VERDICT.
 
-All runs (tps, in run order): $(for k in insert update; do for t in bench_none bench_c bench_plpgsql; do printf '%s %s: %s; ' "$k" "$t" "${RUNS[$k,$t]% }"; done; done)
+All runs (tps and server µs per transaction, in run order): $(for k in insert update; do for t in bench_none bench_c bench_plpgsql; do printf '%s %s: %s / %s; ' "$k" "$t" "${RUNS[$k,$t]% }" "${CPUS[$k,$t]% }"; done; done)
 MD
