@@ -41,6 +41,10 @@ SELECT status, body FROM pg_temp.o('GET', '/open311/v2/requests.xml', 'start_dat
 SELECT status, body FROM pg_temp.o('GET', '/open311/v2/requests.json', 'service_request_id=1,x');
 SELECT status, ctype, body LIKE '<?xml version="1.0" encoding="utf-8"?><service_requests><request><service_request_id>%' AS xml_shape
 FROM pg_temp.o('GET', '/open311/v2/requests.xml');
+-- a request's children in the order of the specification's example
+SELECT string_agg(m[1], ',' ORDER BY n) AS request_children
+FROM pg_temp.o('GET', '/open311/v2/requests.xml') o,
+	 regexp_matches((regexp_match(o.body, '<request>(.*?)</request>'))[1], '<([a-z_]+)/?>(?:[^<]*</\1>)?', 'g') WITH ORDINALITY AS x(m, n);
 SELECT status, body FROM pg_temp.o('GET', '/open311/v2/requests/abc.xml');
 SELECT status, body FROM pg_temp.o('GET', '/open311/v2/requests/1.txt');
 -- posting: an API key of the jurisdiction is required

@@ -91,13 +91,36 @@ CREATE FUNCTION machi.xml_escape(t text) RETURNS text
 	RETURN replace(replace(replace(replace(replace(t, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&apos;');
 COMMENT ON FUNCTION machi.xml_escape(text) IS 'Escape text for XML content and attribute values.';
 
+-- the order of an element's children in the GeoReport v2 examples; other
+-- children follow in jsonb order
+CREATE FUNCTION machi.open311_child_rank(parent text, child text) RETURNS int
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	RETURN array_position(CASE parent
+		WHEN 'service' THEN ARRAY['service_code', 'service_name', 'description', 'metadata', 'type', 'keywords', 'group']
+		WHEN 'service_definition' THEN ARRAY['service_code', 'attributes']
+		WHEN 'attribute' THEN ARRAY['variable', 'code', 'datatype', 'required', 'datatype_description', 'order',
+									 'description', 'values']
+		WHEN 'value' THEN ARRAY['key', 'name']
+		WHEN 'request' THEN ARRAY['service_request_id', 'token', 'status', 'status_notes', 'service_name', 'service_code',
+								   'description', 'agency_responsible', 'service_notice', 'account_id',
+								   'requested_datetime', 'updated_datetime', 'expected_datetime', 'address',
+								   'address_id', 'zipcode', 'lat', 'long', 'media_url']
+		WHEN 'error' THEN ARRAY['code', 'description']
+		WHEN 'discovery' THEN ARRAY['changeset', 'contact', 'key_service', 'endpoints']
+		WHEN 'endpoint' THEN ARRAY['specification', 'url', 'changeset', 'type', 'formats']
+		END, child);
+COMMENT ON FUNCTION machi.open311_child_rank(text, text) IS
+'Position of a child element in its Open311 GeoReport v2 parent (service, service_definition, attribute, value, request, error, discovery, endpoint) as the specification''s examples order them; NULL for others.';
+
 CREATE FUNCTION machi.json_to_xml(name text, v jsonb) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN CASE jsonb_typeof(v)
-		WHEN 'object' THEN '<' || name || '>' || coalesce((SELECT string_agg(machi.json_to_xml(k, e), '' ORDER BY o)
+		WHEN 'object' THEN '<' || name || '>' || coalesce((SELECT string_agg(machi.json_to_xml(k, e), ''
+				ORDER BY machi.open311_child_rank(name, k) NULLS LAST, o)
 			FROM jsonb_each(v) WITH ORDINALITY AS x(k, e, o)), '') || '</' || name || '>'
 		-- an array becomes repeated elements named by the singular of its name
 		WHEN 'array' THEN '<' || name || '>' || coalesce((SELECT string_agg(machi.json_to_xml(
@@ -107,7 +130,7 @@ BEGIN
 		ELSE '<' || name || '>' || machi.xml_escape(v #>> '{}') || '</' || name || '>' END;
 END
 $$;
-COMMENT ON FUNCTION machi.json_to_xml(text, jsonb) IS 'Open311 XML of a JSON value: objects as elements, arrays as repeated singular elements, null as an empty element.';
+COMMENT ON FUNCTION machi.json_to_xml(text, jsonb) IS 'Open311 XML of a JSON value: objects as elements (children in the specification''s order, machi.open311_child_rank), arrays as repeated singular elements, null as an empty element.';
 
 CREATE FUNCTION machi.open311_format(path text) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
