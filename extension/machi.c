@@ -154,6 +154,7 @@ int			machi_report_rate_per_hour = 20;
  */
 int			machi_photo_max_bytes = 10 * 1024 * 1024;
 int			machi_photo_max_count = 4;
+int			machi_csv_max_rows = 50000;
 
 /*
  * machi.audit_retention_days: how long the audit trail is kept.
@@ -348,6 +349,13 @@ _PG_init(void)
 							NULL,
 							&machi_photo_max_count,
 							4, 1, 16,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machi.csv_max_rows",
+							"Most reports one staff queue CSV holds.",
+							"A larger match is refused with 422; the tenant export comes in parts.",
+							&machi_csv_max_rows,
+							50000, 1, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("machi.audit_retention_days",

@@ -47,6 +47,7 @@ extern int	machi_locate_tolerance_m;
 extern int	machi_report_rate_per_hour;
 extern int	machi_photo_max_bytes;
 extern int	machi_photo_max_count;
+extern int	machi_csv_max_rows;
 extern int	machi_audit_retention_days;
 
 /* identity: keys, passwords, sessions, lockout, mail (machi.c) */

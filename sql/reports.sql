@@ -167,6 +167,20 @@ FROM (SELECT machi.act_as(:chuo_admin, 'regression test of reports')) x,
 	 api.handle('GET', '/v1/staff/reports.csv', 'q=HYPERLINK', '{}', NULL, NULL, 'csv') h,
 	 regexp_split_to_table(convert_from(h.body, 'UTF8'), E'\r\n') WITH ORDINALITY AS l(line, n)
 WHERE line <> '' ORDER BY n;
+-- a match larger than one file may hold is refused, saying what to do
+SET machi.csv_max_rows = 1;
+SELECT h.status, convert_from(h.body, 'UTF8')::jsonb->'error'->>'code' AS code,
+	   convert_from(h.body, 'UTF8')::jsonb->'error'->>'message' AS message
+FROM (SELECT machi.act_as(:chuo_admin, 'regression test of reports')) x,
+	 api.handle('GET', '/v1/staff/reports.csv', '', '{}', NULL, NULL, 'csv') h;
+SELECT convert_from(h.body, 'UTF8')::jsonb->'error' ? 'detail' AS says_what_to_do
+FROM (SELECT machi.act_as(:chuo_admin, 'regression test of reports')) x,
+	 api.handle('GET', '/v1/staff/reports.csv', '', '{}', NULL, NULL, 'csv') h;
+-- exactly as many as allowed is a file
+SELECT h.status, h.headers->>'content-type' AS ctype
+FROM (SELECT machi.act_as(:chuo_admin, 'regression test of reports')) x,
+	 api.handle('GET', '/v1/staff/reports.csv', 'q=HYPERLINK', '{}', NULL, NULL, 'csv') h;
+RESET machi.csv_max_rows;
 SELECT machi.csv_cell('=1+1') AS f1, machi.csv_cell('+SUM(A1)') AS f2, machi.csv_cell('-2') AS f3,
 	   machi.csv_cell('@cmd') AS f4, machi.csv_cell('a,b') AS f5, machi.csv_cell('plain') AS f6;
 -- rate limit: 429 with Retry-After

@@ -789,9 +789,19 @@ AS $$
 DECLARE
 	q jsonb := r.query - 'bom';
 	depts bigint[] := machi.current_departments();
+	max_rows int := current_setting('machi.csv_max_rows')::int;
+	matched bigint;
 	out text;
 BEGIN
 	PERFORM machi.staff_filter(q);
+	-- one response holds the whole file: refuse a match too large for it
+	-- before building anything
+	SELECT count(*) INTO matched FROM (SELECT 1 FROM machi.staff_reports(q, false, depts) LIMIT max_rows + 1) x;
+	IF matched > max_rows THEN
+		PERFORM machi.fail(422, format('the filter matches more than %s reports, more than one CSV file holds', max_rows),
+						   NULL, 'too_many_rows',
+						   'Narrow it (dates from/to, status, department, category), or ask an administrator for the export of all reports (GET /v1/admin/export/reports.csv, in parts).');
+	END IF;
 	SELECT string_agg(line, E'\r\n' ORDER BY ord) || E'\r\n' INTO out FROM (
 		SELECT (-9223372036854775807)::bigint AS ord, 'id,created_at,status,category,department,title,description,address,lat,lon,visibility,assignee_id' AS line
 		UNION ALL
@@ -812,7 +822,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION machi.rt_staff_reports_csv(machi.request) IS
-'GET /v1/staff/reports.csv?(queue filters)&bom=1: the queue as CSV (UTF-8, CRLF, RFC 4180; bom=1 adds a byte order mark for Excel).';
+'GET /v1/staff/reports.csv?(queue filters)&bom=1: the queue as CSV (UTF-8, CRLF, RFC 4180; bom=1 adds a byte order mark for Excel); at most machi.csv_max_rows reports, a larger match is a 422 (too_many_rows).';
 
 CREATE FUNCTION machi.rt_staff_report_patch(r machi.request) RETURNS machi.response
 	LANGUAGE plpgsql VOLATILE
