@@ -133,7 +133,13 @@ test('the queue filters by text, category and status; the CSV has the same rows'
 	assert.equal(lines[0], 'id,created_at,status,category,department,title,description,address,lat,lon,visibility,assignee_id');
 	assert.deepEqual(lines.slice(1).map((l) => Number(l.split(',')[0])).sort(), [ids.road, ids.park].sort());
 	assert.ok(lines.slice(1).every((l) => l.includes(tok)));
-	assert.deepEqual(page.errors, []);
+	// a refused download says why, next to the button
+	await page.goto(`${env.base}/console/#/reports?from=2026-13-45`);
+	await page.waitForSelector('#csv-download');
+	await page.click('#csv-download');
+	await page.waitForSelector('#csv-error:not([hidden])');
+	assert.match(await page.locator('#csv-error').textContent(), /from/);
+	assert.deepEqual(page.errors.filter((e) => !/status of 400/.test(e)), []);
 	await page.context().close();
 });
 

@@ -42,6 +42,15 @@ export async function queueView(ctx) {
 		option('newest', t('queue.sort.newest'), q.get('sort') !== 'oldest'),
 		option('oldest', t('queue.sort.oldest'), q.get('sort') === 'oldest'));
 	const controls = { status, department, category, assignee, from, to, q: text, sort };
+	// a refused download (e.g. more reports than one file holds) says why
+	const csvError = h('p', { class: 'result error', id: 'csv-error', role: 'alert', hidden: true });
+	const csv = () => {
+		csvError.hidden = true;
+		downloadCsv(q).catch((e) => {
+			csvError.textContent = e.detail ? `${errorText(e)} ${e.detail}` : errorText(e);
+			csvError.hidden = false;
+		});
+	};
 
 	const form = h('form', { class: 'filters card', id: 'filters', onsubmit: (ev) => {
 		ev.preventDefault();
@@ -55,7 +64,8 @@ export async function queueView(ctx) {
 		h('div', { class: 'actions' },
 			h('button', { type: 'submit', id: 'f-submit' }, t('common.search')),
 			h('button', { type: 'button', class: 'secondary', onclick: () => navigate('#/reports') }, t('common.reset')),
-			h('button', { type: 'button', class: 'secondary', id: 'csv-download', onclick: () => downloadCsv(q) }, t('queue.csv'))));
+			h('button', { type: 'button', class: 'secondary', id: 'csv-download', onclick: csv }, t('queue.csv'))),
+		csvError);
 
 	const counts = h('div', { id: 'queue-counts' });
 	const tbody = h('tbody', {});
