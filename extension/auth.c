@@ -138,6 +138,9 @@ AuthenticateToken(MachiHttpRequest *hr)
 	MachiContextRestore(&c);
 }
 
+/* the plan of TenantReadOnly's query, kept per backend (MachiKeptPlan) */
+static SPIPlanPtr read_only_plan = NULL;
+
 /*
  * TenantReadOnly: whether the tenant's contract has ended (terminated or
  * erased): its staff may still read and export, not change anything.
@@ -153,7 +156,8 @@ TenantReadOnly(int32 tenant_id)
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %d", ret);
-	ret = SPI_execute_with_args("SELECT machi.tenant_read_only($1)", 1, argtypes, values, NULL, true, 1);
+	ret = SPI_execute_plan(MachiKeptPlan(&read_only_plan, "SELECT machi.tenant_read_only($1)", 1, argtypes),
+						   values, NULL, true, 1);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -180,6 +180,11 @@ MachiContextSetApiClient(int32 tenant_id, int64 key_id)
 	current.nest_level = GetCurrentTransactionNestLevel();
 }
 
+/* plans of the account lookups below, kept per backend (MachiKeptPlan) */
+static SPIPlanPtr account_plan = NULL;
+static SPIPlanPtr permission_plan = NULL;
+static SPIPlanPtr department_plan = NULL;
+
 /*
  * MachiContextSetAccount: become account_id, loading its tenant, role,
  * permissions and department scope from the tables.  The caller must have
@@ -207,10 +212,11 @@ MachiContextSetAccount(int64 account_id, const char *client_addr,
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %d", ret);
 
-	ret = SPI_execute_with_args(
-								"SELECT a.tenant_id, a.role_name, a.must_change_password "
-								"FROM machi.account a WHERE a.account_id = $1 AND a.state = 'active'",
-								1, argtypes, values, NULL, true, 1);
+	ret = SPI_execute_plan(MachiKeptPlan(&account_plan,
+										 "SELECT a.tenant_id, a.role_name, a.must_change_password "
+										 "FROM machi.account a WHERE a.account_id = $1 AND a.state = 'active'",
+										 1, argtypes),
+						   values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "account lookup failed: %d", ret);
 	if (SPI_processed != 1)
@@ -233,11 +239,12 @@ MachiContextSetAccount(int64 account_id, const char *client_addr,
 		next.must_change_password = !isnull && DatumGetBool(d);
 	}
 
-	ret = SPI_execute_with_args(
-								"SELECT p.resource, bool_or(p.action = 'read'), bool_or(p.action = 'update') "
-								"FROM machi.permission p JOIN machi.account a ON a.role_name = p.role_name "
-								"WHERE a.account_id = $1 GROUP BY p.resource ORDER BY p.resource",
-								1, argtypes, values, NULL, true, MACHI_MAX_PERMS);
+	ret = SPI_execute_plan(MachiKeptPlan(&permission_plan,
+										 "SELECT p.resource, bool_or(p.action = 'read'), bool_or(p.action = 'update') "
+										 "FROM machi.permission p JOIN machi.account a ON a.role_name = p.role_name "
+										 "WHERE a.account_id = $1 GROUP BY p.resource ORDER BY p.resource",
+										 1, argtypes),
+						   values, NULL, true, MACHI_MAX_PERMS);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "permission lookup failed: %d", ret);
 	for (i = 0; i < SPI_processed && i < MACHI_MAX_PERMS; i++)
@@ -252,10 +259,11 @@ MachiContextSetAccount(int64 account_id, const char *client_addr,
 	}
 	next.nperms = (int) i;
 
-	ret = SPI_execute_with_args(
-								"SELECT d.department_id FROM machi.account_department d "
-								"WHERE d.account_id = $1 ORDER BY 1",
-								1, argtypes, values, NULL, true, MACHI_MAX_DEPTS);
+	ret = SPI_execute_plan(MachiKeptPlan(&department_plan,
+										 "SELECT d.department_id FROM machi.account_department d "
+										 "WHERE d.account_id = $1 ORDER BY 1",
+										 1, argtypes),
+						   values, NULL, true, MACHI_MAX_DEPTS);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "department scope lookup failed: %d", ret);
 	for (i = 0; i < SPI_processed && i < MACHI_MAX_DEPTS; i++)

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -164,6 +165,25 @@ int			machi_csv_max_rows = 50000;
  * retention job and every session must agree.
  */
 int			machi_audit_retention_days = 400;
+
+/*
+ * MachiKeptPlan: see machi.h.
+ */
+SPIPlanPtr
+MachiKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan;
+
+	if (*slot)
+		return *slot;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	*slot = plan;
+	return plan;
+}
 
 void		_PG_init(void);
 

@@ -66,6 +66,14 @@ extern int	machi_citizen_session_lifetime;
 extern int	machi_outbox_max_attempts;
 extern char *machi_public_base_url;
 
+/*
+ * MachiKeptPlan: the plan of a statement run on every request, prepared on
+ * first use and kept for the backend's life (SPI_keepplan; the plan cache
+ * replans it after DDL).  Caller must be connected to SPI.
+ */
+#include "executor/spi.h"
+extern SPIPlanPtr MachiKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types);
+
 /* GUC hooks of the identity subsystems */
 extern bool machi_master_key_file_check(char **newval, void **extra, GucSource source);
 extern void machi_master_key_file_assign(const char *newval, void *extra);

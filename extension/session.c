@@ -48,26 +48,6 @@ static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr refresh_plan = NULL;
 
 /*
- * KeptPlan: prepare a statement once and keep its plan for the backend's
- * life.  Caller must be connected to SPI.
- */
-static SPIPlanPtr
-KeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan;
-
-	if (*slot)
-		return *slot;
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	*slot = plan;
-	return plan;
-}
-
-/*
  * MachiNow: the clock of sessions, tokens and lockouts: the transaction's
  * start time plus machi.clock_offset seconds.
  */
@@ -195,7 +175,7 @@ MachiSessionLookup(const char *token, bool via_cookie, const char *csrf,
 	MachiContextSetSystem("session lookup");
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %d", ret);
-	ret = SPI_execute_plan(KeptPlan(&lookup_plan,
+	ret = SPI_execute_plan(MachiKeptPlan(&lookup_plan,
 									"SELECT s.session_id, s.account_id, s.expires_at <= $2, "
 									"  a.kind = 'staff' AND s.last_seen_at + t.staff_idle_timeout <= $2, "
 									"  (extract(epoch FROM t.staff_idle_timeout) / 60)::int, s.csrf_hash "
@@ -247,7 +227,7 @@ MachiSessionLookup(const char *token, bool via_cookie, const char *csrf,
 			Oid			utypes[2] = {INT8OID, TIMESTAMPTZOID};
 			Datum		uvals[2] = {Int64GetDatum(info->session_id), vals[1]};
 
-			ret = SPI_execute_plan(KeptPlan(&refresh_plan,
+			ret = SPI_execute_plan(MachiKeptPlan(&refresh_plan,
 											"UPDATE machi.session SET last_seen_at = $2 "
 											"WHERE session_id = $1",
 											2, utypes),
