@@ -23,6 +23,10 @@ SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 CLIENTS=${BENCH_CLIENTS:-2}
 ROWS=${BENCH_ROWS:-1000000}
+if [ "$SECS" -lt 5 ]; then
+	echo "bench/audit.sh: BENCH_SECONDS must be at least 5 (CPU time is read over all but the first and last second)" >&2
+	exit 2
+fi
 TMP=$(mktemp -d /tmp/machi-bench.XXXXXX)
 PORT=54323
 cleanup() {
@@ -112,10 +116,12 @@ for t in bench_none bench_c bench_plpgsql; do
 done
 $PSQL -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
-# CPU time of the benchmark's server processes (clock ticks, utime +
-# stime), per pid, and the next transaction id: read twice during a run,
-# they give the server's CPU time per write transaction, which the load of
-# other processes on a shared machine does not enter (throughput does)
+# CPU time (user + system, clock ticks) of the backends serving pgbench, per
+# pid, and the next transaction id: read twice during a run, they give those
+# backends' CPU time per write transaction.  Time other processes take from
+# the machine does not count in it (it does in throughput); what it leaves
+# out is pgbench itself and the other server processes (WAL writer,
+# checkpointer)
 TICK=$(getconf CLK_TCK)
 ticks() {	# ticks PID... -> "pid ticks" lines
 	local p
@@ -138,7 +144,15 @@ run() {	# run NAME TABLE KIND -> prints "tps cpu" (cpu: server µs per transacti
 	sleep 1
 	# the pgbench connections: this cluster's backends of a local client
 	pm=$(head -1 "$TMP/pg/data/postmaster.pid")
-	pids=$(pgrep -P "$pm" -f 'postgres: postgres postgres \[local\]' | tr '\n' ' ')
+	for _ in 1 2 3 4 5; do
+		pids=$(pgrep -P "$pm" -f 'postgres: postgres postgres \[local\]' | tr '\n' ' ' || true)
+		[ "$(wc -w <<<"$pids")" -eq "$CLIENTS" ] && break
+		sleep 0.2
+	done
+	if [ "$(wc -w <<<"$pids")" -ne "$CLIENTS" ]; then
+		echo "bench/audit.sh: found the backends '$pids' for $CLIENTS pgbench clients" >&2
+		exit 1
+	fi
 	t0=$(ticks $pids)
 	x0=$(next_xid)
 	sleep $((SECS - 2))
@@ -147,7 +161,7 @@ run() {	# run NAME TABLE KIND -> prints "tps cpu" (cpu: server µs per transacti
 	wait "$bench"
 	printf '%s %s\n' "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$TMP/pgbench.out")" \
 		"$(join <(sort <<<"$t0") <(sort <<<"$t1") |
-			awk -v tick="$TICK" -v n="$((x1 - x0))" '{d += $3 - $2} END {printf "%.2f", d / tick * 1000000 / n}')"
+			awk -v tick="$TICK" -v n="$((x1 - x0))" '{d += $3 - $2} END {if (n > 0) printf "%.2f", d / tick * 1000000 / n}')"
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
@@ -238,11 +252,12 @@ Throughput of single-row transactions (transactions per second, median):
 | INSERT | ${TPS[insert,bench_none]} | ${TPS[insert,bench_c]} | ${TPS[insert,bench_plpgsql]} | $(pct "${TPS[insert,bench_none]}" "${TPS[insert,bench_c]}") % | $(ratio "${TPS[insert,bench_c]}" "${TPS[insert,bench_plpgsql]}")× |
 | UPDATE | ${TPS[update,bench_none]} | ${TPS[update,bench_c]} | ${TPS[update,bench_plpgsql]} | $(pct "${TPS[update,bench_none]}" "${TPS[update,bench_c]}") % | $(ratio "${TPS[update,bench_c]}" "${TPS[update,bench_plpgsql]}")× |
 
-Server CPU time per transaction in the same runs (µs: the pgbench
-connections' server processes, utime + stime from /proc over the middle
-$((SECS - 2)) s of each run, divided by the transaction ids used meanwhile;
-steadier than throughput on a shared machine, but it leaves out the
-client's and the kernel's share of each transaction):
+CPU time per transaction of the backends serving pgbench, in the same runs
+(µs: user + system time from /proc over the middle $((SECS - 2)) s of each run,
+divided by the transaction ids used meanwhile; steadier than throughput on a
+shared machine, but it leaves out pgbench itself and the other server
+processes, the WAL writer above all, so it understates most what the
+trigger writing more WAL adds):
 
 | statement | no trigger | C audit trigger | PL/pgSQL jsonb trigger | C trigger adds | PL/pgSQL trigger adds | C faster by |
 |---|---|---|---|---|---|---|

@@ -158,7 +158,9 @@ TenantReadOnly(int32 tenant_id)
 		elog(ERROR, "SPI_connect failed: %d", ret);
 	ret = SPI_execute_plan(MachiKeptPlan(&read_only_plan, "SELECT machi.tenant_read_only($1)", 1, argtypes),
 						   values, NULL, true, 1);
-	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	/* fail closed: an unknown answer must not let a write through */
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "contract check of tenant %d failed: %d", tenant_id, ret);
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 

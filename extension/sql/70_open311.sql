@@ -92,10 +92,10 @@ CREATE FUNCTION machi.xml_escape(t text) RETURNS text
 COMMENT ON FUNCTION machi.xml_escape(text) IS 'Escape text for XML content and attribute values.';
 
 -- the order of an element's children in the GeoReport v2 examples; other
--- children follow in jsonb order
+-- children follow in jsonb order.  Called per element: no SET clause (the
+-- SQL body is bound at creation)
 CREATE FUNCTION machi.open311_child_rank(parent text, child text) RETURNS int
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN array_position(CASE parent
 		WHEN 'service' THEN ARRAY['service_code', 'service_name', 'description', 'metadata', 'type', 'keywords', 'group']
 		WHEN 'service_definition' THEN ARRAY['service_code', 'attributes']

@@ -58,12 +58,17 @@ function staffTable(staff) {
 			const line = h('span', { class: 'result', role: 'status' });
 			const self = s.id === session.account.id;
 			const act = async (body) => {
+				// the last outcome goes away at once (see admin_catalogue.js)
+				line.textContent = '';
+				line.className = 'result';
 				try {
 					await patch(`/v1/admin/staff/${s.id}`, body);
 					line.textContent = t('common.saved');
+					line.className = 'result ok';
 					window.dispatchEvent(new HashChangeEvent('hashchange'));
 				} catch (e) {
 					line.textContent = errorText(e);
+					line.className = 'result error';
 				}
 			};
 			return h('tr', { 'data-id': String(s.id) },
