@@ -58,7 +58,9 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "executor/executor.h"
 #include "nodes/execnodes.h"
+#include "optimizer/optimizer.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -462,14 +464,17 @@ LoadIndexes(Relation rel)
 
 		old = MemoryContextSwitchTo(index_cache_cxt);
 		ii = BuildIndexInfo(idx);
+		/* a partial index: its predicate, ready to test each row */
+		if (ii->ii_Predicate != NIL)
+			ii->ii_PredicateState =
+				ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
 		MemoryContextSwitchTo(old);
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
-			ii->ii_ExclusionOps != NULL)
+		if (ii->ii_Expressions != NIL || ii->ii_ExclusionOps != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("index \"%s\" on the audit trail is not supported",
 							RelationGetRelationName(idx)),
-					 errdetail("Audit rows are written without the executor; indexes on machi.audit_log must be plain column indexes.")));
+					 errdetail("Audit rows are written without the executor; indexes on machi.audit_log must be indexes of columns (partial ones allowed), not of expressions.")));
 		index_cache_oids[index_cache_n] = lfirst_oid(lc);
 		index_cache_info[index_cache_n] = ii;
 		index_cache_n++;
@@ -491,6 +496,7 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 	int			n;
 	Oid		   *oids;
 	IndexInfo **infos;
+	ExprContext *econtext = NULL;
 
 	simple_heap_insert(rel, tup);
 
@@ -512,11 +518,21 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 		IndexInfo  *ii = infos[i];
 		Datum		iv[INDEX_MAX_KEYS];
 		bool		in[INDEX_MAX_KEYS];
+		bool		wanted = ii->ii_ReadyForInserts;
 
 		/* nothing an index AM caches may outlive this row */
 		ii->ii_AmCache = NULL;
 		ii->ii_Context = CurrentMemoryContext;
-		if (ii->ii_ReadyForInserts)
+		/* a partial index takes only the rows its predicate accepts */
+		if (wanted && ii->ii_PredicateState != NULL)
+		{
+			if (econtext == NULL)
+				econtext = CreateStandaloneExprContext();
+			econtext->ecxt_scantuple = slot;
+			wanted = ExecQual(ii->ii_PredicateState, econtext);
+			ResetExprContext(econtext);
+		}
+		if (wanted)
 		{
 			FormIndexDatum(ii, slot, NULL, iv, in);
 			index_insert(idx, iv, in, &tup->t_self, rel,
@@ -526,6 +542,8 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 		ii->ii_AmCache = NULL;
 		index_close(idx, NoLock);
 	}
+	if (econtext != NULL)
+		FreeExprContext(econtext, true);
 	ExecDropSingleTupleTableSlot(slot);
 }
 

@@ -125,14 +125,34 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- a partial index gets exactly the rows its predicate accepts (amcheck's
+-- heapallindexed check evaluates the predicate too); the trail's own
+-- account and tenant indexes are partial
+CREATE INDEX audit_log_partial_idx ON machi.audit_log (db_user, audit_id) WHERE op = 'UPDATE';
+INSERT INTO cache_b.renamed VALUES (6, 'six');
+UPDATE cache_b.renamed SET note = 'SIX' WHERE id = 6;
+SELECT count(*) > 0 AS indexes_checked
+FROM (SELECT bt_index_check(i.indexrelid, true)
+	  FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid
+	  WHERE h.inhparent = 'machi.audit_log'::regclass) c;
+SELECT c.relname AS partial_index, pg_get_expr(i.indpred, i.indrelid) AS predicate
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'machi.audit_log'::regclass AND i.indpred IS NOT NULL ORDER BY 1;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS updates_in_partial_index FROM machi.audit_log
+WHERE op = 'UPDATE' AND db_user = session_user AND audit_id > :mark;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP INDEX machi.audit_log_partial_idx;
 -- an index the trigger cannot maintain refuses the write (nothing is
 -- changed unaudited); once it is gone, writing works again
-CREATE INDEX audit_log_partial_idx ON machi.audit_log (request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX audit_log_partial_idx ON machi.audit_log (lower(request_id));
 DO $$
 BEGIN
 	INSERT INTO cache_b.renamed VALUES (5, 'five');
 EXCEPTION WHEN feature_not_supported THEN
-	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, 'audit_log_\d{6}_', 'audit_log_YYYYMM_');
+	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, 'audit_log_\d{6}_\w+', 'audit_log_YYYYMM_...');
 END
 $$;
 SELECT count(*) AS five_written FROM cache_b.renamed WHERE id = 5;

@@ -34,7 +34,10 @@ CREATE TABLE machi.audit_log (
 	request_id	text
 ) PARTITION BY RANGE (logged_at);
 CREATE INDEX audit_log_txid_idx ON machi.audit_log (txid, audit_id);
-CREATE INDEX audit_log_account_idx ON machi.audit_log (account_id, logged_at);
+-- rows without an account (the scheduler, DBAs in psql, anonymous API
+-- calls) are never looked up by account: they stay out of the index
+CREATE INDEX audit_log_account_idx ON machi.audit_log (account_id, logged_at)
+	WHERE account_id IS NOT NULL;
 COMMENT ON TABLE machi.audit_log IS
 'The audit trail, append-only, one partition per month (UTC). event = ''row'' for a row change (op, table_name, pk; detail = only the changed columns {"col": {"old": .., "new": ..}} for UPDATE, the row as it was for DELETE, nothing for INSERT (the row is in the table) unless the table has no primary key; secret and encrypted columns as "redacted"/"changed"), ''api_call'' for every api.handle request (detail: method, path, route, status, error, duration_us), or a security event type. Who: account_id, role, tenant_id, act_as, db_user (session_user), client_addr, request_id.';
 

@@ -15,10 +15,11 @@
 -- "redacted"/"changed"; events name fields, not values), and the database
 -- user of a DBA acting as an account is left out.
 
--- the route's keyset order, per tenant: every partition gets it (a plain
--- column index: audit.c writes rows without the executor and refuses
--- partial or expression indexes)
-CREATE INDEX audit_log_tenant_idx ON machi.audit_log (tenant_id, audit_id);
+-- the route's keyset order, per tenant: every partition gets it (a column
+-- index: audit.c writes rows without the executor and refuses expression
+-- indexes); rows of no tenant are never looked up by tenant
+CREATE INDEX audit_log_tenant_idx ON machi.audit_log (tenant_id, audit_id)
+	WHERE tenant_id IS NOT NULL;
 COMMENT ON INDEX machi.audit_log_tenant_idx IS
 'A tenant''s audit rows newest first, for GET /v1/admin/audit (keyset by audit id).';
 
