@@ -206,6 +206,11 @@ test('the audit trail shows the action just done; another municipality\'s admin 
 	await page.selectOption('#a-account', String(admin.id));
 	await page.click('#a-submit');
 	await page.waitForFunction(() => /type=row/.test(location.hash));
+	// the filtered list, not the one before it (drawn until the new one is)
+	await page.waitForFunction(() => {
+		const rows = [...document.querySelectorAll('#audit-table tbody tr')];
+		return rows.length > 0 && rows.every((r) => r.dataset.event === 'row');
+	});
 	const entry = page.locator('#audit-table tr[data-table="machi.department"]', { hasText: `"department_id":${deptId}` });
 	await entry.waitFor();
 	assert.match(await entry.textContent(), /追加/);

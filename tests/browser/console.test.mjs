@@ -97,10 +97,15 @@ test('the queue filters by text, category and status; the CSV has the same rows'
 	await page.waitForSelector('#filters');
 	await page.fill('#f-q', tok);
 	await page.click('#f-submit');
-	// the filtered screen, not the one before it (which may list the same rows)
+	// the filtered screen, not the one before it (which may list the same
+	// rows among others and stays until the new one is drawn): exactly the
+	// two reports of this test, and only them
 	await page.waitForFunction((q) => location.hash.includes(`q=${q}`), tok);
-	await page.waitForSelector(`#queue-table tr[data-id="${ids.park}"]`);
-	assert.equal(await page.locator('#queue-table tbody tr').count(), 2);
+	await page.waitForFunction((q) => {
+		const rows = [...document.querySelectorAll('#queue-table tbody tr')];
+		return rows.length === 2 && rows.every((r) => r.textContent.includes(q));
+	}, tok);
+	assert.equal(await page.locator(`#queue-table tr[data-id="${ids.park}"]`).count(), 1);
 	// one marker per report (drawn with the rows; the map may still be laying out)
 	await page.waitForFunction(() => document.querySelectorAll('#queue-map path.marker').length === 2, null, { timeout: 5000 });
 	await page.selectOption('#f-category', 'park');
