@@ -4,7 +4,7 @@ import { h, replace, option, field } from '../dom.js';
 import { t, label, dateTime, ROLES } from '../i18n.js';
 import { get, post, patch } from '../api.js';
 import { session, isAdmin } from '../session.js';
-import { errorText } from './common.js';
+import { errorText, outcome } from './common.js';
 import { departmentsView, categoriesView } from './admin_catalogue.js';
 import { keysView, exportsView } from './admin_keys.js';
 import { auditView } from './audit.js';
@@ -58,17 +58,13 @@ function staffTable(staff) {
 			const line = h('span', { class: 'result', role: 'status' });
 			const self = s.id === session.account.id;
 			const act = async (body) => {
-				// the last outcome goes away at once (see admin_catalogue.js)
-				line.textContent = '';
-				line.className = 'result';
+				outcome(line);	// the last outcome goes away at once
 				try {
 					await patch(`/v1/admin/staff/${s.id}`, body);
-					line.textContent = t('common.saved');
-					line.className = 'result ok';
+					outcome(line, 'ok', t('common.saved'));
 					window.dispatchEvent(new HashChangeEvent('hashchange'));
 				} catch (e) {
-					line.textContent = errorText(e);
-					line.className = 'result error';
+					outcome(line, 'error', errorText(e));
 				}
 			};
 			return h('tr', { 'data-id': String(s.id) },
@@ -94,7 +90,7 @@ function createForm(created) {
 	const line = h('p', { class: 'result', role: 'status', hidden: true });
 	return h('form', { class: 'create', id: 'staff-create', onsubmit: async (ev) => {
 		ev.preventDefault();
-		line.hidden = true;
+		outcome(line);
 		try {
 			const body = await post('/v1/admin/staff', { email: email.value, name: name.value, role: role.value,
 				department_ids: depts.filter((x) => x.box.checked).map((x) => Number(x.d.id)) });
@@ -109,9 +105,7 @@ function createForm(created) {
 			email.value = '';
 			name.value = '';
 		} catch (e) {
-			line.textContent = e.detail ? `${errorText(e)} ${e.detail}` : errorText(e);
-			line.className = 'result error';
-			line.hidden = false;
+			outcome(line, 'error', errorText(e));
 		}
 	} },
 	h('h3', {}, t('admin.create')),
@@ -127,18 +121,14 @@ function timeoutForm(minutes) {
 	return h('section', { class: 'card', id: 'timeout-card' }, h('h2', {}, t('admin.timeout')),
 		h('form', { onsubmit: async (ev) => {
 			ev.preventDefault();
-			line.hidden = true;
-			line.className = 'result';
+			outcome(line);	// the last outcome goes away at once
 			try {
 				const body = await patch('/v1/admin/tenant', { staff_idle_timeout_minutes: Number(input.value) });
 				session.idleMinutes = body.staff_idle_timeout_minutes;
-				line.textContent = t('common.saved');
-				line.className = 'result ok';
+				outcome(line, 'ok', t('common.saved'));
 			} catch (e) {
-				line.textContent = errorText(e);
-				line.className = 'result error';
+				outcome(line, 'error', errorText(e));
 			}
-			line.hidden = false;
 		} }, field(t('admin.timeoutMinutes'), input), line,
 		h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'idle-submit' }, t('common.save')))));
 }

@@ -5,7 +5,7 @@ import { h, replace, option, field } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, post, patch } from '../api.js';
 import { loadContext } from '../main.js';
-import { errorText } from './common.js';
+import { errorText, outcome } from './common.js';
 import { route } from './rerender.js';
 
 // the "saved" line to show once the screen is drawn again
@@ -14,11 +14,7 @@ let saved = null;
 // status(id): the result line of a screen, "saved" after a redraw
 function status(id) {
 	const line = h('p', { class: 'result', id, role: 'status', hidden: true });
-	if (saved === id) {
-		line.textContent = t('common.saved');
-		line.className = 'result ok';
-		line.hidden = false;
-	}
+	if (saved === id) outcome(line, 'ok', t('common.saved'));
 	saved = null;
 	return line;
 }
@@ -28,9 +24,7 @@ function status(id) {
 async function saveThen(line, work) {
 	// the last outcome goes away at once: a "saved" left from the previous
 	// change must not be read as this one's
-	line.hidden = true;
-	line.className = 'result';
-	line.textContent = '';
+	outcome(line);
 	try {
 		await work();
 		// the queue's filters and the report screens use the active catalogue
@@ -38,9 +32,7 @@ async function saveThen(line, work) {
 		saved = line.id;
 		route();
 	} catch (e) {
-		line.textContent = e.detail ? `${errorText(e)} ${e.detail}` : errorText(e);
-		line.className = 'result error';
-		line.hidden = false;
+		outcome(line, 'error', errorText(e));
 	}
 }
 

@@ -5,7 +5,7 @@
 import { h, replace, field } from '../dom.js';
 import { t, dateTime } from '../i18n.js';
 import { get, post, api } from '../api.js';
-import { errorText } from './common.js';
+import { errorText, outcome } from './common.js';
 
 function keyTable(keys, line, redraw) {
 	return h('table', { id: 'key-table' },
@@ -23,9 +23,7 @@ function keyTable(keys, line, redraw) {
 					await api('DELETE', `/v1/admin/api-keys/${k.id}`);
 					await redraw();
 				} catch (e) {
-					line.textContent = errorText(e);
-					line.className = 'result error';
-					line.hidden = false;
+					outcome(line, 'error', errorText(e));
 				}
 			});
 			return h('tr', { 'data-id': String(k.id) },
@@ -52,7 +50,7 @@ export async function keysView(ctx, nav) {
 	const label = h('input', { type: 'text', id: 'key-label', required: true, maxlength: '200' });
 	const form = h('form', { class: 'create', id: 'key-create', onsubmit: async (ev) => {
 		ev.preventDefault();
-		line.hidden = true;
+		outcome(line);
 		try {
 			const body = await post('/v1/admin/api-keys', { label: label.value });
 			// shown once: only its SHA-256 is kept, this screen is the only place it appears
@@ -62,9 +60,7 @@ export async function keysView(ctx, nav) {
 			label.value = '';
 			await redraw();
 		} catch (e) {
-			line.textContent = errorText(e);
-			line.className = 'result error';
-			line.hidden = false;
+			outcome(line, 'error', errorText(e));
 		}
 	} },
 	h('h3', {}, t('keys.issue')), field(t('keys.label'), label, t('keys.labelHint')),

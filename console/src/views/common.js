@@ -37,7 +37,17 @@ export function reportRow(r) {
 		h('td', {}, t(r.visibility === 'public' ? 'vis.public' : 'vis.private')));
 }
 
+// errorText(e): an API error for a result line, with the server's detail
+// (often what to do) when it gives one
 export function errorText(e) {
-	if (e.status === 403) return t('common.forbidden');
-	return t('common.error', { message: e.message });
+	const text = e.status === 403 ? t('common.forbidden') : t('common.error', { message: e.message });
+	return e.detail ? `${text} ${e.detail}` : text;
+}
+
+// outcome(line, kind, text): show the result of a change on its line
+// ('ok' or 'error'), or clear it (no kind) when a new change starts
+export function outcome(line, kind, text = '') {
+	line.textContent = text;
+	line.className = kind ? `result ${kind}` : 'result';
+	line.hidden = !kind;
 }

@@ -5,7 +5,7 @@ import { t, label, dateTime } from '../i18n.js';
 import { get, patch, post } from '../api.js';
 import { session } from '../session.js';
 import { route as rerender } from './rerender.js';
-import { statusBadge, errorText } from './common.js';
+import { statusBadge, errorText, outcome } from './common.js';
 import { allowedTransitions } from '../fallback.js';
 import { createMap, statusMarker } from '../map.js';
 
@@ -21,15 +21,13 @@ function resultLine() {
 let done = null;
 
 async function submit(line, fn, okText) {
-	line.hidden = true;
+	outcome(line);
 	try {
 		await fn();
 		done = okText || t('common.saved');
 		setTimeout(rerender, 0);
 	} catch (e) {
-		line.className = 'result error';
-		line.textContent = e.detail ? `${errorText(e)} ${e.detail}` : errorText(e);
-		line.hidden = false;
+		outcome(line, 'error', errorText(e));
 	}
 }
 

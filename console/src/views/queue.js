@@ -4,7 +4,7 @@ import { t, label, STATUSES } from '../i18n.js';
 import { get, getBlob, qs } from '../api.js';
 import { session } from '../session.js';
 import { navigate } from '../main.js';
-import { reportRow, countsTable, statusOrder, errorText } from './common.js';
+import { reportRow, countsTable, statusOrder, errorText, outcome } from './common.js';
 import { createMap, statusMarker, fitMarkers } from '../map.js';
 
 const FILTERS = ['status', 'department', 'category', 'assignee', 'from', 'to', 'q'];
@@ -45,11 +45,8 @@ export async function queueView(ctx) {
 	// a refused download (e.g. more reports than one file holds) says why
 	const csvError = h('p', { class: 'result error', id: 'csv-error', role: 'alert', hidden: true });
 	const csv = () => {
-		csvError.hidden = true;
-		downloadCsv(q).catch((e) => {
-			csvError.textContent = e.detail ? `${errorText(e)} ${e.detail}` : errorText(e);
-			csvError.hidden = false;
-		});
+		outcome(csvError);
+		downloadCsv(q).catch((e) => outcome(csvError, 'error', errorText(e)));
 	};
 
 	const form = h('form', { class: 'filters card', id: 'filters', onsubmit: (ev) => {
