@@ -231,12 +231,14 @@ OnRelcacheInval(Datum arg, Oid relid)
 
 /*
  * OnNamespaceInval: a schema was renamed or dropped: forget the schema oid
- * and every qualified name (and, with them, what lives in the schema).
+ * and the qualified names.  (Dropping a schema drops its relations, whose
+ * own invalidations reach OnRelcacheInval.)
  */
 static void
 OnNamespaceInval(Datum arg, int cacheid, uint32 hashvalue)
 {
-	OnRelcacheInval(arg, InvalidOid);
+	for (int i = 0; i < AUDIT_NAME_CACHE; i++)
+		table_names[i].relid = InvalidOid;
 	cached_nsp = InvalidOid;
 }
 
@@ -493,29 +495,25 @@ InsertRow(Relation rel, Datum *values, bool *nulls)
 {
 	HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	TupleTableSlot *slot;
-	int			n;
-	Oid		   *oids;
-	IndexInfo **infos;
 	ExprContext *econtext = NULL;
 
 	simple_heap_insert(rel, tup);
 
 	if (!index_cache_valid || index_cache_rel != RelationGetRelid(rel))
 		LoadIndexes(rel);
-	/* local copies: an invalidation may mark the cache stale meanwhile */
-	n = index_cache_n;
-	if (n == 0)
+	/*
+	 * An invalidation arriving in the loop (index_open may process some)
+	 * only marks the cache stale; nothing is freed before the next
+	 * LoadIndexes, so the arrays stay valid for this row.
+	 */
+	if (index_cache_n == 0)
 		return;
-	oids = palloc(n * sizeof(Oid));
-	infos = palloc(n * sizeof(IndexInfo *));
-	memcpy(oids, index_cache_oids, n * sizeof(Oid));
-	memcpy(infos, index_cache_info, n * sizeof(IndexInfo *));
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tup, slot, false);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < index_cache_n; i++)
 	{
-		Relation	idx = index_open(oids[i], RowExclusiveLock);
-		IndexInfo  *ii = infos[i];
+		Relation	idx = index_open(index_cache_oids[i], RowExclusiveLock);
+		IndexInfo  *ii = index_cache_info[i];
 		Datum		iv[INDEX_MAX_KEYS];
 		bool		in[INDEX_MAX_KEYS];
 		bool		wanted = ii->ii_ReadyForInserts;

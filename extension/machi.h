@@ -14,6 +14,7 @@
 #define MACHI_H
 
 #include "postgres.h"
+#include "executor/spi.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
@@ -71,7 +72,6 @@ extern char *machi_public_base_url;
  * first use and kept for the backend's life (SPI_keepplan; the plan cache
  * replans it after DDL).  Caller must be connected to SPI.
  */
-#include "executor/spi.h"
 extern SPIPlanPtr MachiKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types);
 
 /* GUC hooks of the identity subsystems */

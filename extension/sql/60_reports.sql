@@ -794,18 +794,12 @@ DECLARE
 	out text;
 BEGIN
 	PERFORM machi.staff_filter(q);
-	-- one response holds the whole file: refuse a match too large for it
-	-- before building anything
-	SELECT count(*) INTO matched FROM (SELECT 1 FROM machi.staff_reports(q, false, depts) LIMIT max_rows + 1) x;
-	IF matched > max_rows THEN
-		PERFORM machi.fail(422, format('the filter matches more than %s reports, more than one CSV file holds', max_rows),
-						   NULL, 'too_many_rows',
-						   'Narrow it (dates from/to, status, department, category), or ask an administrator for the export of all reports (GET /v1/admin/export/reports.csv, in parts).');
-	END IF;
-	SELECT string_agg(line, E'\r\n' ORDER BY ord) || E'\r\n' INTO out FROM (
+	-- one response holds the whole file: at most max_rows lines are made,
+	-- one more tells that the match is too large
+	SELECT string_agg(line, E'\r\n' ORDER BY ord) || E'\r\n', count(*) - 1 INTO out, matched FROM (
 		SELECT (-9223372036854775807)::bigint AS ord, 'id,created_at,status,category,department,title,description,address,lat,lon,visibility,assignee_id' AS line
 		UNION ALL
-		SELECT -rep.report_id, concat_ws(',', rep.report_id,
+		(SELECT -rep.report_id, concat_ws(',', rep.report_id,
 			to_char(rep.created_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
 			rep.status, machi.csv_cell(c.code), machi.csv_cell(d.name), machi.csv_cell(rep.title),
 			machi.csv_cell(rep.description), machi.csv_cell(rep.address),
@@ -814,7 +808,13 @@ BEGIN
 		FROM machi.staff_reports(q, false, depts) rep
 		JOIN machi.category c ON c.tenant_id = rep.tenant_id AND c.category_id = rep.category_id
 		JOIN machi.department d ON d.tenant_id = rep.tenant_id AND d.department_id = rep.department_id
+		LIMIT max_rows + 1)
 	) x;
+	IF matched > max_rows THEN
+		PERFORM machi.fail(422, format('the filter matches more than %s reports, more than one CSV file holds', max_rows),
+						   NULL, 'too_many_rows',
+						   'Narrow it (dates from/to, status, department, category), or ask an administrator for the export of all reports (GET /v1/admin/export/reports.csv, in parts).');
+	END IF;
 	RETURN ROW(200, jsonb_build_object('content-type', 'text/csv; charset=utf-8',
 		'content-disposition', 'attachment; filename="reports.csv"'), NULL,
 		CASE WHEN r.query->>'bom' IN ('1', 'true') THEN '\xefbbbf'::bytea ELSE ''::bytea END
